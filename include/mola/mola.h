@@ -1,0 +1,214 @@
+/* mola.h: the C ABI of mola, an inference SDK for DeepSeek-class models.
+ *
+ * This header is the only binary interface of libmola. Conventions:
+ *  - Every symbol is prefixed mola_ / MOLA_; handles are opaque.
+ *  - Every fallible function returns a mola_status. On failure, mola_last_error()
+ *    gives a message naming the file, tensor or argument and the problem.
+ *  - Every params struct starts with `struct_size`; get defaults from the matching
+ *    *_default() function, then change fields. The library reads only the bytes
+ *    the caller's struct_size covers, so structs can grow without breaking callers.
+ *  - Strings are NUL-terminated UTF-8. The library copies every input; returned
+ *    `const char*` are owned by the library and live as stated per function.
+ *
+ * Threading: calls on different handles may run concurrently. A mola_model is
+ * immutable after loading and may be shared by any threads and sessions. A
+ * mola_session is not thread-safe: the caller serializes calls on it. Version,
+ * status-string and default-params functions are always safe. Destroying a handle
+ * while another thread uses it is undefined. A session keeps its model alive, so
+ * models and sessions may be destroyed in any order.
+ */
+#ifndef MOLA_H
+#define MOLA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mola_version.h"
+
+#if defined(MOLA_STATIC_DEFINE)
+#define MOLA_API
+#elif defined(_WIN32)
+#if defined(MOLA_BUILDING_LIBRARY)
+#define MOLA_API __declspec(dllexport)
+#else
+#define MOLA_API __declspec(dllimport)
+#endif
+#else
+#define MOLA_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum mola_status {
+    MOLA_OK = 0,
+    MOLA_ERR_INVALID_ARG = 1,      /* a NULL handle, bad size or out-of-range value */
+    MOLA_ERR_MISUSE = 2,           /* a call out of order (e.g. logits before any token) */
+    MOLA_ERR_OUT_OF_MEMORY = 3,
+    MOLA_ERR_IO = 4,               /* a file could not be opened, mapped or read */
+    MOLA_ERR_BAD_FORMAT = 5,       /* a malformed or inconsistent model file */
+    MOLA_ERR_UNSUPPORTED = 6,      /* valid input this version cannot run (dtype, architecture) */
+    MOLA_ERR_BACKEND = 7,          /* the compute backend failed */
+    MOLA_ERR_CANCELLED = 8,        /* a callback asked to stop */
+    MOLA_ERR_CONTEXT_FULL = 9,     /* a session has no room for more tokens */
+    MOLA_ERR_BUFFER_TOO_SMALL = 10,
+    MOLA_ERR_INTERNAL = 11,        /* a bug in mola; please report it */
+    MOLA_STATUS_MAX_ENUM = 0x7FFFFFFF
+} mola_status;
+
+/* The message of the last failed mola call on this thread ("" if none). Owned by
+ * the library; valid until the next mola call on the same thread. Always safe. */
+MOLA_API const char *mola_last_error(void);
+
+/* A static English name for a status code ("MOLA_ERR_BAD_FORMAT"). Always safe. */
+MOLA_API const char *mola_status_string(mola_status status);
+
+/* ---------------------------------------------------------------- version */
+
+/* The loaded library's version as MOLA_VERSION_NUMBER encodes it; compare it
+ * with the header's MOLA_VERSION_NUMBER to detect a mismatch. Always safe. */
+MOLA_API uint32_t mola_version(void);
+
+/* The loaded library's version string, e.g. "0.1.0". Static. Always safe. */
+MOLA_API const char *mola_version_string(void);
+
+/* A static line describing the build: git hash, CPU instruction sets usable on
+ * this machine, compiled-in backends. Always safe. */
+MOLA_API const char *mola_build_info(void);
+
+/* ---------------------------------------------------------------- model */
+
+typedef struct mola_model mola_model;
+typedef struct mola_session mola_session;
+
+/* Load progress in [0, 1]. Return non-zero to cancel the load, which then fails
+ * with MOLA_ERR_CANCELLED. Runs on the loading thread. */
+typedef int (*mola_progress_fn)(void *user_data, float progress);
+
+typedef enum mola_mla_mode {
+    MOLA_MLA_AUTO = 0,      /* naive (decompressed) form for prefill, absorbed for decode */
+    MOLA_MLA_ABSORBED = 1,  /* always attend over the latent cache with absorbed weights */
+    MOLA_MLA_NAIVE = 2,     /* always decompress keys and values (reference form) */
+    MOLA_MLA_MAX_ENUM = 0x7FFFFFFF
+} mola_mla_mode;
+
+typedef struct mola_model_params {
+    uint32_t struct_size;         /* sizeof(mola_model_params), set by the default getter */
+    int32_t n_threads;            /* CPU threads for compute; 0 = all cores */
+    mola_progress_fn progress;    /* optional; NULL for none */
+    void *progress_user_data;     /* passed to progress; not owned */
+    int32_t mla_mode;             /* a mola_mla_mode */
+    const char *backend;          /* "auto" or "cpu"; NULL = "auto". Copied. */
+} mola_model_params;
+
+/* Fills *params with defaults and sets struct_size. Always safe. */
+MOLA_API void mola_model_params_default(mola_model_params *params);
+
+/* Loads a Hugging Face checkpoint directory (config.json plus model.safetensors or
+ * a model.safetensors.index.json with shards). Weight files are memory-mapped.
+ * params may be NULL for defaults. On success *out_model owns the model; release
+ * it with mola_model_destroy. On failure *out_model is NULL. */
+MOLA_API mola_status mola_model_load(const char *path, const mola_model_params *params,
+                                     mola_model **out_model);
+
+/* Releases the caller's reference; the model is freed when its last session is
+ * destroyed too. NULL is a no-op. */
+MOLA_API void mola_model_destroy(mola_model *model);
+
+typedef struct mola_model_info {
+    uint32_t struct_size;          /* the caller sets sizeof(mola_model_info) */
+    const char *architecture;      /* e.g. "deepseek_v3"; owned by the model */
+    const char *variant;           /* e.g. "V3 (sigmoid noaux_tc routing, q_lora)"; owned by the model */
+    const char *weight_dtypes;     /* e.g. "BF16, F32"; owned by the model */
+    const char *backend;           /* the backend in use, e.g. "cpu (avx512-bf16)"; owned by the model */
+    int32_t n_vocab;
+    int32_t n_embd;
+    int32_t n_layer;               /* decoder layers run (MTP layers excluded) */
+    int32_t n_head;
+    int32_t n_ctx_train;           /* max_position_embeddings */
+    int32_t n_routed_experts;
+    int32_t n_experts_per_token;
+    int32_t n_shared_experts;
+    int32_t kv_lora_rank;
+    int32_t qk_rope_head_dim;
+    int32_t n_mtp_layers;          /* MTP layers found and skipped */
+    int32_t bos_token_id;          /* -1 if unknown */
+    int32_t eos_token_id;          /* -1 if unknown */
+    uint64_t n_params;             /* total parameters (MTP excluded) */
+    uint64_t n_params_active;      /* parameters used per token */
+    uint64_t weight_bytes;         /* bytes of mapped weights */
+    uint64_t kv_bytes_per_token;   /* latent-cache bytes per token over all layers */
+} mola_model_info;
+
+/* Fills *info (the caller sets info->struct_size first). Strings stay valid while
+ * the model lives. Safe from any thread. */
+MOLA_API mola_status mola_model_get_info(const mola_model *model, mola_model_info *info);
+
+/* ---------------------------------------------------------------- session */
+
+typedef struct mola_session_params {
+    uint32_t struct_size;     /* sizeof(mola_session_params), set by the default getter */
+    int32_t n_ctx;            /* token capacity of the latent cache; 0 = min(4096, n_ctx_train) */
+    int32_t n_batch;          /* tokens per forward pass during prefill; 0 = 256 */
+} mola_session_params;
+
+/* Fills *params with defaults and sets struct_size. Always safe. */
+MOLA_API void mola_session_params_default(mola_session_params *params);
+
+/* Creates a session (a token history and its latent KV cache) on a model. All
+ * memory is allocated here, none per token. params may be NULL. The session holds
+ * a reference to the model. Release with mola_session_destroy. Different sessions
+ * of one model may be used from different threads at once. */
+MOLA_API mola_status mola_session_create(mola_model *model, const mola_session_params *params,
+                                         mola_session **out_session);
+
+/* Frees the session. NULL is a no-op. */
+MOLA_API void mola_session_destroy(mola_session *session);
+
+/* Appends tokens (prefill) and computes the logits of the last one. tokens is
+ * copied. Fails with MOLA_ERR_CONTEXT_FULL, leaving the session unchanged, if
+ * n_tokens would pass n_ctx, and with MOLA_ERR_INVALID_ARG on an id outside the
+ * vocabulary. */
+MOLA_API mola_status mola_session_append(mola_session *session, const int32_t *tokens,
+                                         size_t n_tokens);
+
+/* Like mola_session_append, and also writes the logits of every appended token to
+ * out_logits, row-major [n_tokens][n_vocab] float32. capacity is the number of
+ * floats out_logits holds; if it is less than n_tokens * n_vocab the call fails
+ * with MOLA_ERR_BUFFER_TOO_SMALL before computing anything. */
+MOLA_API mola_status mola_session_append_all_logits(mola_session *session, const int32_t *tokens,
+                                                    size_t n_tokens, float *out_logits,
+                                                    size_t capacity);
+
+/* Appends one token (a decode step) and computes its logits. */
+MOLA_API mola_status mola_session_decode(mola_session *session, int32_t token);
+
+/* The logits after the last appended token: *out_logits points at n_vocab floats
+ * owned by the session, valid until the next call that changes the session.
+ * MOLA_ERR_MISUSE if nothing was appended since creation or the last rewind. */
+MOLA_API mola_status mola_session_get_logits(mola_session *session, const float **out_logits,
+                                             size_t *out_n_vocab);
+
+/* Keeps the first n_tokens tokens of the session and drops the rest (their cache
+ * rows become free). Logits are unavailable until the next append. */
+MOLA_API mola_status mola_session_rewind(mola_session *session, size_t n_tokens);
+
+/* The number of tokens in the session. */
+MOLA_API mola_status mola_session_get_n_tokens(const mola_session *session, size_t *out_n_tokens);
+
+/* The token capacity (n_ctx) of the session. */
+MOLA_API mola_status mola_session_get_n_ctx(const mola_session *session, size_t *out_n_ctx);
+
+/* Copies the session's tokens into out (capacity entries); *out_n is set to the
+ * number of tokens. MOLA_ERR_BUFFER_TOO_SMALL (with *out_n set) if out is short. */
+MOLA_API mola_status mola_session_get_tokens(const mola_session *session, int32_t *out,
+                                             size_t capacity, size_t *out_n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOLA_H */
