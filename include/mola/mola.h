@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mola_version.h"
+#include "mola/mola_version.h"
 
 #if defined(MOLA_STATIC_DEFINE)
 #define MOLA_API
@@ -141,6 +141,7 @@ typedef struct mola_model_info {
     uint64_t n_params_active;      /* parameters used per token */
     uint64_t weight_bytes;         /* bytes of mapped weights */
     uint64_t kv_bytes_per_token;   /* latent-cache bytes per token over all layers */
+    uint64_t decode_bytes_per_token; /* weight bytes one decode step reads (active experts only) */
 } mola_model_info;
 
 /* Fills *info (the caller sets info->struct_size first). Strings stay valid while

@@ -1,0 +1,299 @@
+// cpu_backend.cpp: the backend operations on host memory, multi-threaded with
+// OpenMP, on top of the ISA-dispatched kernels.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <numeric>
+
+#include "backend/backend.h"
+#include "backend/cpu/kernels.h"
+#include "common/error.h"
+
+namespace mola {
+
+namespace {
+
+// Grow-only scratch: reallocates only when a larger size than ever before is
+// needed, so steady-state decoding allocates nothing.
+float* scratch(std::vector<float>& v, size_t n) {
+    if (v.size() < n) v.resize(n);
+    return v.data();
+}
+
+float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+// In-place softmax of n scores (float32, max-subtracted).
+void softmax(float* s, int64_t n) {
+    float max = -std::numeric_limits<float>::infinity();
+    for (int64_t i = 0; i < n; ++i) max = std::max(max, s[i]);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; ++i) {
+        s[i] = std::exp(s[i] - max);
+        sum += s[i];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t i = 0; i < n; ++i) s[i] *= inv;
+}
+
+// Indices of the k largest values (ties keep the lower index first).
+void top_k(const float* v, int64_t n, int64_t k, int32_t* out) {
+    thread_local std::vector<int32_t> order;
+    order.resize(size_t(n));
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                      [v](int32_t a, int32_t b) { return v[a] > v[b] || (v[a] == v[b] && a < b); });
+    std::copy(order.begin(), order.begin() + k, out);
+}
+
+class CpuBackend final : public Backend {
+public:
+    explicit CpuBackend(int n_threads)
+        : k_(cpu::kernels()), threads_(n_threads > 0 ? n_threads : omp_get_num_procs()) {}
+
+    std::string name() const override {
+        return std::string("cpu (") + k_.isa + ", " + std::to_string(threads_) + " threads)";
+    }
+
+    float* alloc(size_t n) override {
+        const size_t bytes = std::max<size_t>((n * sizeof(float) + 63) / 64 * 64, 64);
+        void* p = std::aligned_alloc(64, bytes);
+        if (!p) fail(MOLA_ERR_OUT_OF_MEMORY, "cannot allocate " + std::to_string(bytes) + " bytes");
+        std::memset(p, 0, bytes);
+        return static_cast<float*>(p);
+    }
+    void free(float* p) override { std::free(p); }
+    void read_back(const float* src, float* dst, size_t n) override {
+        if (src != dst) std::memcpy(dst, src, n * sizeof(float));
+    }
+
+    void embed(const Matrix& table, const int32_t* tokens, int64_t n, float* out) override {
+        for (int64_t i = 0; i < n; ++i) k_.dequant_rows(table, tokens[i], 1, out + i * table.cols);
+    }
+
+    void rms_norm(const float* x, int64_t x_stride, const float* w, int64_t n, int64_t dim, float eps, float* out,
+                  int64_t out_stride) override {
+        for (int64_t i = 0; i < n; ++i) {
+            const float* xi = x + i * x_stride;
+            float* yi = out + i * out_stride;
+            double ss = 0;
+            for (int64_t j = 0; j < dim; ++j) ss += double(xi[j]) * xi[j];
+            const float r = float(1.0 / std::sqrt(ss / double(dim) + double(eps)));
+            for (int64_t j = 0; j < dim; ++j) yi[j] = w[j] * (xi[j] * r);
+        }
+    }
+
+    void linear(const Matrix& W, const float* x, int64_t n, float* y) override { k_.linear(W, x, n, y, threads_); }
+
+    void copy_rows(const float* src, int64_t src_stride, int64_t n, int64_t dim, float* dst,
+                   int64_t dst_stride) override {
+        for (int64_t i = 0; i < n; ++i) std::memcpy(dst + i * dst_stride, src + i * src_stride, size_t(dim) * 4);
+    }
+
+    void add(float* y, const float* x, int64_t count) override {
+        for (int64_t i = 0; i < count; ++i) y[i] += x[i];
+    }
+
+    void rope(float* x, int64_t n, int64_t token_stride, int64_t n_heads, int64_t head_stride, int64_t offset,
+              int64_t d_rope, int64_t pos0, const float* theta, float attention_factor) override {
+        for (int64_t t = 0; t < n; ++t) {
+            const double pos = double(pos0 + t);
+            for (int64_t i = 0; i < d_rope / 2; ++i) {
+                const double angle = pos * double(theta[i]);
+                const float c = float(std::cos(angle)) * attention_factor;
+                const float s = float(std::sin(angle)) * attention_factor;
+                for (int64_t h = 0; h < n_heads; ++h) {
+                    float* v = x + t * token_stride + h * head_stride + offset + 2 * i;
+                    const float x0 = v[0], x1 = v[1];
+                    v[0] = x0 * c - x1 * s;
+                    v[1] = x0 * s + x1 * c;
+                }
+            }
+        }
+    }
+
+    void mla_attention(const MlaAttention& a) override {
+        if (a.form == MlaForm::Absorbed)
+            attention_absorbed(a);
+        else
+            attention_naive(a);
+    }
+
+    void mlp(const MlpWeights& w, const float* x, int64_t n, float* out) override {
+        thread_local std::vector<float> gate_buf, up_buf;
+        const int64_t I = w.gate.rows;
+        float* gate = scratch(gate_buf, size_t(n * I));
+        float* up = scratch(up_buf, size_t(n * I));
+        k_.linear(w.gate, x, n, gate, threads_);
+        k_.linear(w.up, x, n, up, threads_);
+        for (int64_t i = 0; i < n * I; ++i) gate[i] = silu(gate[i]) * up[i];
+        k_.linear(w.down, gate, n, out, threads_);
+    }
+
+    void moe(const MoeWeights& w, const RoutingRule& rule, const float* x, int64_t n, float* out) override {
+        const int64_t D = w.router.cols, E = rule.n_experts, K = rule.top_k;
+        thread_local std::vector<float> logits_buf, weight_buf, gathered_buf, y_buf, shared_buf;
+        thread_local std::vector<int32_t> chosen, members;
+        thread_local std::vector<int64_t> counts;
+        float* logits = scratch(logits_buf, size_t(n * E));
+        float* weights = scratch(weight_buf, size_t(n * K));
+        chosen.resize(size_t(n * K));
+        k_.linear(w.router, x, n, logits, threads_);
+        for (int64_t t = 0; t < n; ++t) route(rule, w.correction_bias, logits + t * E, &chosen[size_t(t * K)], weights + t * K);
+
+        // Group the tokens by expert so each selected expert's weights are read once.
+        counts.assign(size_t(E + 1), 0);
+        for (int32_t e : chosen) ++counts[size_t(e) + 1];
+        std::partial_sum(counts.begin(), counts.end(), counts.begin());
+        members.resize(size_t(n * K));
+        {
+            thread_local std::vector<int64_t> fill;
+            fill.assign(counts.begin(), counts.end() - 1);
+            for (int64_t j = 0; j < n * K; ++j) members[size_t(fill[size_t(chosen[size_t(j)])]++)] = int32_t(j);
+        }
+        std::fill(out, out + n * D, 0.0f);
+        float* gathered = scratch(gathered_buf, size_t(n * D));
+        float* y = scratch(y_buf, size_t(n * D));
+        for (int64_t e = 0; e < E; ++e) {
+            const int64_t first = counts[size_t(e)], m = counts[size_t(e) + 1] - first;
+            if (m == 0) continue;
+            for (int64_t r = 0; r < m; ++r)
+                std::memcpy(gathered + r * D, x + (members[size_t(first + r)] / K) * D, size_t(D) * 4);
+            mlp(w.experts[size_t(e)], gathered, m, y);
+            for (int64_t r = 0; r < m; ++r) {
+                const int32_t slot = members[size_t(first + r)];
+                k_.axpy(weights[slot], y + r * D, out + (slot / K) * D, D);
+            }
+        }
+        if (!w.shared.gate.empty()) {
+            float* shared = scratch(shared_buf, size_t(n * D));
+            mlp(w.shared, x, n, shared);
+            add(out, shared, n * D);
+        }
+    }
+
+private:
+    // Chooses top_k experts and their weights for one token (spec §5).
+    static void route(const RoutingRule& rule, const float* correction_bias, const float* logits, int32_t* chosen,
+                      float* weights) {
+        const int64_t E = rule.n_experts, K = rule.top_k, G = rule.n_group, per_group = E / G;
+        thread_local std::vector<float> score_buf, select_buf, group_buf;
+        thread_local std::vector<int32_t> groups;
+        float* score = scratch(score_buf, size_t(E));   // the affinities weights come from
+        float* select = scratch(select_buf, size_t(E)); // what selection ranks
+        std::copy(logits, logits + E, score);
+        if (rule.scoring == Scoring::Softmax) {
+            softmax(score, E);
+        } else {
+            for (int64_t e = 0; e < E; ++e) score[e] = 1.0f / (1.0f + std::exp(-score[e]));
+        }
+        for (int64_t e = 0; e < E; ++e) select[e] = score[e] + (correction_bias ? correction_bias[e] : 0.0f);
+        if (rule.method != TopkMethod::Greedy && rule.topk_group < G) {
+            // Keep only the experts of the best topk_group groups; the others get -inf.
+            float* group_score = scratch(group_buf, size_t(G));
+            for (int64_t g = 0; g < G; ++g) {
+                const float* s = select + g * per_group;
+                if (rule.method == TopkMethod::NoauxTc) {  // sum of the two largest biased scores
+                    float a = -INFINITY, b = -INFINITY;
+                    for (int64_t j = 0; j < per_group; ++j) {
+                        if (s[j] > a) {
+                            b = a;
+                            a = s[j];
+                        } else if (s[j] > b) {
+                            b = s[j];
+                        }
+                    }
+                    group_score[g] = a + b;
+                } else {  // group_limited_greedy: the largest score
+                    group_score[g] = *std::max_element(s, s + per_group);
+                }
+            }
+            groups.resize(size_t(rule.topk_group));
+            top_k(group_score, G, rule.topk_group, groups.data());
+            std::vector<bool> keep(size_t(G), false);
+            for (int32_t g : groups) keep[size_t(g)] = true;
+            for (int64_t e = 0; e < E; ++e)
+                if (!keep[size_t(e / per_group)]) select[e] = -INFINITY;
+        }
+        top_k(select, E, K, chosen);
+        float sum = 0.0f;
+        for (int64_t k = 0; k < K; ++k) sum += (weights[k] = score[chosen[k]]);
+        const float norm = rule.normalize ? 1.0f / (sum + 1e-20f) : 1.0f;
+        for (int64_t k = 0; k < K; ++k) weights[k] = weights[k] * norm * rule.scaling;
+    }
+
+    // Attention over the latent cache with W_UK absorbed into the queries and W_UV
+    // applied after the weighted sum (spec §3.6).
+    void attention_absorbed(const MlaAttention& a) {
+        const int64_t H = a.n_heads, d_qk = a.d_nope + a.d_rope, d_c = a.d_c, n = a.n;
+#pragma omp parallel for num_threads(threads_) schedule(static)
+        for (int64_t h = 0; h < H; ++h) {
+            thread_local std::vector<float> qn_buf, qabs_buf, lat_buf, score_buf, o_buf;
+            float* q_nope = scratch(qn_buf, size_t(n * a.d_nope));
+            float* q_abs = scratch(qabs_buf, size_t(n * d_c));
+            float* o_lat = scratch(lat_buf, size_t(n * d_c));
+            float* scores = scratch(score_buf, size_t(a.pos0 + n));
+            float* o = scratch(o_buf, size_t(n * a.d_v));
+            const Matrix w_uk = a.kv_b.row_slice(h * (a.d_nope + a.d_v), a.d_nope);
+            const Matrix w_uv = a.kv_b.row_slice(h * (a.d_nope + a.d_v) + a.d_nope, a.d_v);
+            for (int64_t i = 0; i < n; ++i)
+                std::memcpy(q_nope + i * a.d_nope, a.q + (i * H + h) * d_qk, size_t(a.d_nope) * 4);
+            k_.linear_t(w_uk, q_nope, n, q_abs);
+            for (int64_t i = 0; i < n; ++i) {
+                const float* q_pe = a.q + (i * H + h) * d_qk + a.d_nope;
+                const int64_t T = a.pos0 + i + 1;  // causal: keys up to this query's position
+                for (int64_t t = 0; t < T; ++t)
+                    scores[t] = a.scale * (k_.dot(q_abs + i * d_c, a.c_kv + t * d_c, d_c) +
+                                           k_.dot(q_pe, a.k_pe + t * a.d_rope, a.d_rope));
+                softmax(scores, T);
+                float* lat = o_lat + i * d_c;
+                std::fill(lat, lat + d_c, 0.0f);
+                for (int64_t t = 0; t < T; ++t) k_.axpy(scores[t], a.c_kv + t * d_c, lat, d_c);
+            }
+            k_.linear(w_uv, o_lat, n, o, 1);
+            for (int64_t i = 0; i < n; ++i)
+                std::memcpy(a.out + (i * H + h) * a.d_v, o + i * a.d_v, size_t(a.d_v) * 4);
+        }
+    }
+
+    // Attention with keys and values decompressed from the latents: standard MHA
+    // with head_dim_qk = d_n + d_r and head_dim_v = d_v (spec §3.5).
+    void attention_naive(const MlaAttention& a) {
+        const int64_t H = a.n_heads, d_qk = a.d_nope + a.d_rope, n = a.n, T_all = a.pos0 + n;
+        const int64_t kv_width = H * (a.d_nope + a.d_v);
+        thread_local std::vector<float> kv_buf;
+        float* kv = scratch(kv_buf, size_t(T_all * kv_width));
+        k_.linear(a.kv_b, a.c_kv, T_all, kv, threads_);
+#pragma omp parallel for num_threads(threads_) schedule(static) collapse(2)
+        for (int64_t h = 0; h < H; ++h) {
+            for (int64_t i = 0; i < n; ++i) {
+                thread_local std::vector<float> score_buf;
+                float* scores = scratch(score_buf, size_t(T_all));
+                const float* q = a.q + (i * H + h) * d_qk;
+                const int64_t T = a.pos0 + i + 1;
+                for (int64_t t = 0; t < T; ++t) {
+                    const float* k_nope = kv + t * kv_width + h * (a.d_nope + a.d_v);
+                    scores[t] = a.scale * (k_.dot(q, k_nope, a.d_nope) +
+                                           k_.dot(q + a.d_nope, a.k_pe + t * a.d_rope, a.d_rope));
+                }
+                softmax(scores, T);
+                float* o = a.out + (i * H + h) * a.d_v;
+                std::fill(o, o + a.d_v, 0.0f);
+                for (int64_t t = 0; t < T; ++t)
+                    k_.axpy(scores[t], kv + t * kv_width + h * (a.d_nope + a.d_v) + a.d_nope, o, a.d_v);
+            }
+        }
+    }
+
+    const cpu::Kernels& k_;
+    int threads_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(int n_threads) { return std::make_unique<CpuBackend>(n_threads); }
+
+}  // namespace mola

@@ -1,0 +1,284 @@
+// capi.cpp: the only extern "C" code: argument checks, exception-to-status
+// translation and the per-thread error message of the C ABI in mola.h.
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "backend/cpu/kernels.h"
+#include "common/error.h"
+#include "engine/model.h"
+#include "mola/mola.h"
+
+struct mola_model {
+    std::shared_ptr<const mola::Model> model;
+    std::string architecture, variant, dtypes, backend;
+};
+
+struct mola_session {
+    std::unique_ptr<mola::Session> session;
+};
+
+namespace {
+
+thread_local std::string g_last_error;
+
+mola_status set_error(mola_status status, const std::string& message) {
+    g_last_error = message;
+    return status;
+}
+
+// Runs body, turning every exception into a status; clears the message on success.
+template <typename F>
+mola_status guarded(F&& body) {
+    try {
+        body();
+        g_last_error.clear();
+        return MOLA_OK;
+    } catch (const mola::Error& e) {
+        return set_error(e.status(), e.what());
+    } catch (const std::bad_alloc&) {
+        return set_error(MOLA_ERR_OUT_OF_MEMORY, "out of memory");
+    } catch (const std::exception& e) {
+        return set_error(MOLA_ERR_INTERNAL, std::string("internal error: ") + e.what());
+    } catch (...) {
+        return set_error(MOLA_ERR_INTERNAL, "internal error: unknown exception");
+    }
+}
+
+void require(bool ok, const char* message) {
+    if (!ok) mola::fail(MOLA_ERR_INVALID_ARG, message);
+}
+
+// Copies the caller's struct over the defaults, no more than both sides know.
+template <typename T>
+T read_params(const T* given, void (*defaults)(T*), const char* what) {
+    T params;
+    defaults(&params);
+    if (given) {
+        if (given->struct_size < sizeof(uint32_t) || given->struct_size > 4096)
+            mola::fail(MOLA_ERR_INVALID_ARG, std::string(what) + ": struct_size " +
+                                                 std::to_string(given->struct_size) +
+                                                 " is not a size; call the *_default() function first");
+        std::memcpy(&params, given, std::min<size_t>(given->struct_size, sizeof(T)));
+        params.struct_size = sizeof(T);
+    }
+    return params;
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* mola_last_error(void) { return g_last_error.c_str(); }
+
+const char* mola_status_string(mola_status status) {
+    switch (status) {
+        case MOLA_OK: return "MOLA_OK";
+        case MOLA_ERR_INVALID_ARG: return "MOLA_ERR_INVALID_ARG";
+        case MOLA_ERR_MISUSE: return "MOLA_ERR_MISUSE";
+        case MOLA_ERR_OUT_OF_MEMORY: return "MOLA_ERR_OUT_OF_MEMORY";
+        case MOLA_ERR_IO: return "MOLA_ERR_IO";
+        case MOLA_ERR_BAD_FORMAT: return "MOLA_ERR_BAD_FORMAT";
+        case MOLA_ERR_UNSUPPORTED: return "MOLA_ERR_UNSUPPORTED";
+        case MOLA_ERR_BACKEND: return "MOLA_ERR_BACKEND";
+        case MOLA_ERR_CANCELLED: return "MOLA_ERR_CANCELLED";
+        case MOLA_ERR_CONTEXT_FULL: return "MOLA_ERR_CONTEXT_FULL";
+        case MOLA_ERR_BUFFER_TOO_SMALL: return "MOLA_ERR_BUFFER_TOO_SMALL";
+        case MOLA_ERR_INTERNAL: return "MOLA_ERR_INTERNAL";
+        default: return "MOLA_ERR_UNKNOWN";
+    }
+}
+
+uint32_t mola_version(void) { return MOLA_VERSION_NUMBER; }
+
+const char* mola_version_string(void) { return MOLA_VERSION_STRING; }
+
+const char* mola_build_info(void) {
+    static const std::string info = std::string("mola ") + MOLA_VERSION_STRING + " (git " + MOLA_GIT_HASH +
+                                    "); backends: cpu; cpu kernels: " + mola::cpu::kernels().isa;
+    return info.c_str();
+}
+
+void mola_model_params_default(mola_model_params* params) {
+    if (!params) return;
+    std::memset(params, 0, sizeof(*params));
+    params->struct_size = sizeof(*params);
+    params->n_threads = 0;
+    params->mla_mode = MOLA_MLA_AUTO;
+    params->backend = nullptr;
+}
+
+mola_status mola_model_load(const char* path, const mola_model_params* given, mola_model** out_model) {
+    if (out_model) *out_model = nullptr;
+    return guarded([&] {
+        require(path != nullptr, "mola_model_load: path is NULL");
+        require(out_model != nullptr, "mola_model_load: out_model is NULL");
+        const mola_model_params p = read_params(given, mola_model_params_default, "mola_model_load");
+        require(p.n_threads >= 0 && p.n_threads <= 4096, "mola_model_load: n_threads must be in [0, 4096]");
+        require(p.mla_mode >= MOLA_MLA_AUTO && p.mla_mode <= MOLA_MLA_NAIVE,
+                "mola_model_load: mla_mode is not a mola_mla_mode");
+        mola::ModelOptions options;
+        options.n_threads = p.n_threads;
+        options.mla_mode = p.mla_mode == MOLA_MLA_ABSORBED ? mola::MlaMode::Absorbed
+                           : p.mla_mode == MOLA_MLA_NAIVE  ? mola::MlaMode::Naive
+                                                           : mola::MlaMode::Auto;
+        options.backend = p.backend ? p.backend : "auto";
+        if (p.progress) {
+            mola_progress_fn fn = p.progress;
+            void* user = p.progress_user_data;
+            options.progress = [fn, user](float f) { return fn(user, f) == 0; };
+        }
+        auto handle = std::make_unique<mola_model>();
+        handle->model = std::make_shared<const mola::Model>(path, options);
+        const mola::DeepSeekConfig& c = handle->model->config();
+        handle->architecture = c.model_type;
+        handle->variant = c.variant();
+        handle->dtypes = handle->model->weights().dtypes;
+        handle->backend = handle->model->backend().name();
+        *out_model = handle.release();
+    });
+}
+
+void mola_model_destroy(mola_model* model) { delete model; }
+
+mola_status mola_model_get_info(const mola_model* model, mola_model_info* info) {
+    return guarded([&] {
+        require(model != nullptr, "mola_model_get_info: model is NULL");
+        require(info != nullptr, "mola_model_get_info: info is NULL");
+        require(info->struct_size >= sizeof(uint32_t) && info->struct_size <= 4096,
+                "mola_model_get_info: set info->struct_size to sizeof(mola_model_info) first");
+        const mola::DeepSeekConfig& c = model->model->config();
+        const mola::ModelWeights& w = model->model->weights();
+        mola_model_info full;
+        std::memset(&full, 0, sizeof(full));
+        full.struct_size = sizeof(full);
+        full.architecture = model->architecture.c_str();
+        full.variant = model->variant.c_str();
+        full.weight_dtypes = model->dtypes.c_str();
+        full.backend = model->backend.c_str();
+        full.n_vocab = int32_t(c.vocab_size);
+        full.n_embd = int32_t(c.hidden_size);
+        full.n_layer = int32_t(c.num_hidden_layers);
+        full.n_head = int32_t(c.num_attention_heads);
+        full.n_ctx_train = int32_t(c.max_position_embeddings);
+        full.n_routed_experts = int32_t(c.n_routed_experts);
+        full.n_experts_per_token = int32_t(c.num_experts_per_tok);
+        full.n_shared_experts = int32_t(c.n_shared_experts);
+        full.kv_lora_rank = int32_t(c.kv_lora_rank);
+        full.qk_rope_head_dim = int32_t(c.qk_rope_head_dim);
+        full.n_mtp_layers = int32_t(w.n_mtp_layers);
+        full.bos_token_id = int32_t(c.bos_token_id);
+        full.eos_token_id = int32_t(c.eos_token_id);
+        full.n_params = w.n_params;
+        full.n_params_active = w.n_params_active;
+        full.weight_bytes = w.weight_bytes;
+        full.kv_bytes_per_token = model->model->kv_bytes_per_token();
+        full.decode_bytes_per_token = model->model->weight_bytes_per_token();
+        const uint32_t size = std::min<uint32_t>(info->struct_size, sizeof(full));
+        std::memcpy(info, &full, size);
+        info->struct_size = size;
+    });
+}
+
+void mola_session_params_default(mola_session_params* params) {
+    if (!params) return;
+    std::memset(params, 0, sizeof(*params));
+    params->struct_size = sizeof(*params);
+}
+
+mola_status mola_session_create(mola_model* model, const mola_session_params* given, mola_session** out_session) {
+    if (out_session) *out_session = nullptr;
+    return guarded([&] {
+        require(model != nullptr, "mola_session_create: model is NULL");
+        require(out_session != nullptr, "mola_session_create: out_session is NULL");
+        const mola_session_params p = read_params(given, mola_session_params_default, "mola_session_create");
+        const int64_t n_ctx_train = model->model->config().max_position_embeddings;
+        require(p.n_ctx >= 0 && p.n_batch >= 0, "mola_session_create: n_ctx and n_batch must be >= 0");
+        if (p.n_ctx > n_ctx_train)
+            mola::fail(MOLA_ERR_INVALID_ARG, "mola_session_create: n_ctx " + std::to_string(p.n_ctx) +
+                                                 " exceeds the model's max_position_embeddings " +
+                                                 std::to_string(n_ctx_train));
+        const int64_t n_ctx = p.n_ctx > 0 ? p.n_ctx : std::min<int64_t>(4096, n_ctx_train);
+        const int64_t n_batch = std::min<int64_t>(p.n_batch > 0 ? p.n_batch : 256, n_ctx);
+        auto handle = std::make_unique<mola_session>();
+        handle->session = std::make_unique<mola::Session>(model->model, n_ctx, n_batch);
+        *out_session = handle.release();
+    });
+}
+
+void mola_session_destroy(mola_session* session) { delete session; }
+
+mola_status mola_session_append(mola_session* session, const int32_t* tokens, size_t n_tokens) {
+    return guarded([&] {
+        require(session != nullptr, "mola_session_append: session is NULL");
+        require(tokens != nullptr || n_tokens == 0, "mola_session_append: tokens is NULL");
+        session->session->append(tokens, int64_t(n_tokens), nullptr);
+    });
+}
+
+mola_status mola_session_append_all_logits(mola_session* session, const int32_t* tokens, size_t n_tokens,
+                                           float* out_logits, size_t capacity) {
+    return guarded([&] {
+        require(session != nullptr, "mola_session_append_all_logits: session is NULL");
+        require(tokens != nullptr || n_tokens == 0, "mola_session_append_all_logits: tokens is NULL");
+        const size_t needed = n_tokens * size_t(session->session->model().config().vocab_size);
+        if (!out_logits || capacity < needed)
+            mola::fail(MOLA_ERR_BUFFER_TOO_SMALL, "mola_session_append_all_logits: out_logits holds " +
+                                                      std::to_string(out_logits ? capacity : 0) + " floats, " +
+                                                      std::to_string(needed) + " are needed");
+        session->session->append(tokens, int64_t(n_tokens), out_logits);
+    });
+}
+
+mola_status mola_session_decode(mola_session* session, int32_t token) {
+    return guarded([&] {
+        require(session != nullptr, "mola_session_decode: session is NULL");
+        session->session->append(&token, 1, nullptr);
+    });
+}
+
+mola_status mola_session_get_logits(mola_session* session, const float** out_logits, size_t* out_n_vocab) {
+    if (out_logits) *out_logits = nullptr;
+    return guarded([&] {
+        require(session != nullptr, "mola_session_get_logits: session is NULL");
+        require(out_logits != nullptr, "mola_session_get_logits: out_logits is NULL");
+        *out_logits = session->session->logits();
+        if (out_n_vocab) *out_n_vocab = size_t(session->session->model().config().vocab_size);
+    });
+}
+
+mola_status mola_session_rewind(mola_session* session, size_t n_tokens) {
+    return guarded([&] {
+        require(session != nullptr, "mola_session_rewind: session is NULL");
+        session->session->rewind(int64_t(std::min<size_t>(n_tokens, size_t(INT64_MAX))));
+    });
+}
+
+mola_status mola_session_get_n_tokens(const mola_session* session, size_t* out_n_tokens) {
+    return guarded([&] {
+        require(session != nullptr && out_n_tokens != nullptr, "mola_session_get_n_tokens: NULL argument");
+        *out_n_tokens = size_t(session->session->n_tokens());
+    });
+}
+
+mola_status mola_session_get_n_ctx(const mola_session* session, size_t* out_n_ctx) {
+    return guarded([&] {
+        require(session != nullptr && out_n_ctx != nullptr, "mola_session_get_n_ctx: NULL argument");
+        *out_n_ctx = size_t(session->session->n_ctx());
+    });
+}
+
+mola_status mola_session_get_tokens(const mola_session* session, int32_t* out, size_t capacity, size_t* out_n) {
+    return guarded([&] {
+        require(session != nullptr && out_n != nullptr, "mola_session_get_tokens: NULL argument");
+        const std::vector<int32_t>& tokens = session->session->tokens();
+        *out_n = tokens.size();
+        if (!out || capacity < tokens.size())
+            mola::fail(MOLA_ERR_BUFFER_TOO_SMALL, "mola_session_get_tokens: the buffer holds " +
+                                                      std::to_string(out ? capacity : 0) + " tokens, the session " +
+                                                      std::to_string(tokens.size()));
+        std::copy(tokens.begin(), tokens.end(), out);
+    });
+}
+
+}  // extern "C"

@@ -1,0 +1,92 @@
+// model.h: a loaded DeepSeek model (immutable, shareable) and a session (a token
+// history with its latent cache), with the forward pass that reads like the paper:
+// embed -> [RMSNorm -> MLA -> +, RMSNorm -> FFN/MoE -> +] x L -> RMSNorm -> lm_head.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "engine/config.h"
+#include "engine/weights.h"
+#include "format/safetensors.h"
+
+namespace mola {
+
+enum class MlaMode { Auto, Absorbed, Naive };
+
+struct ModelOptions {
+    int n_threads = 0;
+    MlaMode mla_mode = MlaMode::Auto;
+    std::string backend = "auto";
+    std::function<bool(float)> progress;  // returns false to cancel
+};
+
+class Model {
+public:
+    Model(const std::string& dir, const ModelOptions& options);
+
+    const DeepSeekConfig& config() const { return config_; }
+    const ModelWeights& weights() const { return weights_; }
+    const Checkpoint& checkpoint() const { return *checkpoint_; }
+    Backend& backend() const { return *backend_; }
+    MlaMode mla_mode() const { return mla_mode_; }
+    const std::vector<float>& rope_theta() const { return rope_theta_; }
+    const RoutingRule& routing() const { return routing_; }
+    float softmax_scale() const { return softmax_scale_; }
+    // Latent-cache bytes per token over all layers.
+    uint64_t kv_bytes_per_token() const;
+    // Weight bytes one decode step reads (attention, dense or selected experts, lm_head).
+    uint64_t weight_bytes_per_token() const;
+
+private:
+    std::unique_ptr<Checkpoint> checkpoint_;
+    DeepSeekConfig config_;
+    ModelWeights weights_;
+    std::unique_ptr<Backend> backend_;
+    MlaMode mla_mode_;
+    std::vector<float> rope_theta_;  // YaRN-corrected frequency of each rope pair (spec §4.1)
+    RoutingRule routing_;
+    float softmax_scale_;
+};
+
+// Per-pair RoPE frequencies with YaRN's correction (spec §4.1).
+std::vector<float> yarn_rope_theta(const DeepSeekConfig& config);
+
+class Session {
+public:
+    Session(std::shared_ptr<const Model> model, int64_t n_ctx, int64_t n_batch);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    // Appends tokens; if all_logits is non-null it receives [n][vocab] logits.
+    void append(const int32_t* tokens, int64_t n, float* all_logits);
+    void rewind(int64_t n_tokens);
+    const float* logits() const;  // throws MISUSE when none are available
+    int64_t n_tokens() const { return int64_t(tokens_.size()); }
+    int64_t n_ctx() const { return n_ctx_; }
+    const std::vector<int32_t>& tokens() const { return tokens_; }
+    const Model& model() const { return *model_; }
+
+private:
+    // One forward pass over n <= n_batch tokens at positions n_tokens()...
+    void forward(const int32_t* tokens, int64_t n, float* all_logits);
+    void attention(int64_t layer, const float* x, int64_t n, int64_t pos0, float* out);
+    void feed_forward(int64_t layer, const float* x, int64_t n, float* out);
+
+    std::shared_ptr<const Model> model_;
+    Backend& be_;
+    int64_t n_ctx_, n_batch_;
+    std::vector<int32_t> tokens_;
+    bool has_logits_ = false;
+    std::vector<float> logits_;
+    std::vector<float*> buffers_;  // every backend buffer below, for freeing
+    std::vector<float*> c_kv_, k_pe_;  // per layer: [n_ctx][d_c], [n_ctx][d_r]
+    float *x_, *h_, *tmp_, *q_, *cq_, *kv_, *attn_, *logits_dev_;
+};
+
+}  // namespace mola

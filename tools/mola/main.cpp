@@ -1,0 +1,294 @@
+// main.cpp: the `mola` command-line tool: info, logits, generate and bench on a
+// checkpoint directory, all through the public C++ facade.
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "mola/mola.hpp"
+
+namespace {
+
+const char* kUsage =
+    "usage: mola COMMAND MODEL [options]\n"
+    "\n"
+    "commands:\n"
+    "  info MODEL                          architecture, parameter counts, dtypes, KV-cache bytes per token\n"
+    "  logits MODEL --tokens \"1 2 3\" --out FILE.npy\n"
+    "                                      float32 logits [n_tokens, vocab] of one forward pass, as .npy\n"
+    "  generate MODEL --tokens \"1 2 3\" -n N  continue greedily and print the token ids\n"
+    "  bench MODEL [--prompt-tokens N] [--gen-tokens M] [--json]\n"
+    "                                      prefill and decode speed, weight bytes per token, GB/s\n"
+    "\n"
+    "common options:\n"
+    "  --threads T        compute threads (default: all cores)\n"
+    "  --mla MODE         auto | absorbed | naive (default auto)\n"
+    "  --ctx N            session capacity in tokens (default: enough for the command)\n"
+    "  --version          print the version and build information\n";
+
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct Args {
+    std::string command, model, tokens, out;
+    int threads = 0, n = 16, prompt_tokens = 512, gen_tokens = 128, ctx = 0;
+    bool json = false;
+    mola_mla_mode mla = MOLA_MLA_AUTO;
+};
+
+int parse_int(const std::string& flag, const std::string& value) {
+    try {
+        size_t used = 0;
+        const long v = std::stol(value, &used);
+        if (used != value.size() || v < 0 || v > 1 << 30) throw std::invalid_argument(value);
+        return int(v);
+    } catch (const std::exception&) {
+        throw UsageError(flag + " needs a non-negative integer, not '" + value + "'");
+    }
+}
+
+Args parse_args(int argc, char** argv) {
+    Args a;
+    std::vector<std::string> positional;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) throw UsageError(arg + " needs a value");
+            return argv[++i];
+        };
+        if (arg == "--tokens")
+            a.tokens = value();
+        else if (arg == "--out" || arg == "-o")
+            a.out = value();
+        else if (arg == "--threads" || arg == "-t")
+            a.threads = parse_int(arg, value());
+        else if (arg == "-n" || arg == "--max-tokens")
+            a.n = parse_int(arg, value());
+        else if (arg == "--prompt-tokens")
+            a.prompt_tokens = parse_int(arg, value());
+        else if (arg == "--gen-tokens")
+            a.gen_tokens = parse_int(arg, value());
+        else if (arg == "--ctx")
+            a.ctx = parse_int(arg, value());
+        else if (arg == "--json")
+            a.json = true;
+        else if (arg == "--mla") {
+            const std::string m = value();
+            if (m == "auto")
+                a.mla = MOLA_MLA_AUTO;
+            else if (m == "absorbed")
+                a.mla = MOLA_MLA_ABSORBED;
+            else if (m == "naive")
+                a.mla = MOLA_MLA_NAIVE;
+            else
+                throw UsageError("--mla takes auto, absorbed or naive, not '" + m + "'");
+        } else if (arg.size() > 1 && arg[0] == '-')
+            throw UsageError("unknown option " + arg);
+        else
+            positional.push_back(arg);
+    }
+    if (positional.size() != 2) throw UsageError("expected a command and a model directory");
+    a.command = positional[0];
+    a.model = positional[1];
+    return a;
+}
+
+std::vector<int32_t> parse_tokens(const std::string& text) {
+    std::vector<int32_t> tokens;
+    std::string s = text;
+    std::replace(s.begin(), s.end(), ',', ' ');
+    std::istringstream in(s);
+    std::string word;
+    while (in >> word) {
+        try {
+            size_t used = 0;
+            const long long v = std::stoll(word, &used);
+            if (used != word.size() || v < INT32_MIN || v > INT32_MAX) throw std::invalid_argument(word);
+            tokens.push_back(int32_t(v));
+        } catch (const std::exception&) {
+            throw UsageError("--tokens holds '" + word + "', not a token id");
+        }
+    }
+    if (tokens.empty()) throw UsageError("--tokens needs at least one token id");
+    return tokens;
+}
+
+void write_npy(const std::string& path, const std::vector<float>& data, size_t rows, size_t cols) {
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
+                         std::to_string(cols) + "), }";
+    const size_t total = 10 + header.size() + 1;
+    header.append((64 - total % 64) % 64, ' ');
+    header += '\n';
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary);
+        if (!out) throw std::runtime_error("cannot write " + tmp);
+        const uint16_t len = uint16_t(header.size());
+        out.write("\x93NUMPY\x01\x00", 8);
+        out.put(char(len & 0xff)).put(char(len >> 8));
+        out << header;
+        out.write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size() * sizeof(float)));
+        if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + " to " + path);
+}
+
+mola::Model load(const Args& a) {
+    mola::ModelParams p;
+    p.n_threads = a.threads;
+    p.mla_mode = a.mla;
+    return mola::Model(a.model, p);
+}
+
+int32_t argmax(const std::vector<float>& v) {
+    return int32_t(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+std::string human(double v) {
+    char buf[32];
+    const char* units[] = {"", "K", "M", "G", "T"};
+    int u = 0;
+    while (v >= 1000 && u < 4) {
+        v /= 1000;
+        ++u;
+    }
+    std::snprintf(buf, sizeof buf, "%.2f%s", v, units[u]);
+    return buf;
+}
+
+int cmd_info(const Args& a) {
+    mola::Model model = load(a);
+    const mola_model_info i = model.info();
+    std::printf("architecture:        %s\n", i.architecture);
+    std::printf("variant:             %s\n", i.variant);
+    std::printf("layers:              %d (+%d MTP layers skipped)\n", i.n_layer, i.n_mtp_layers);
+    std::printf("hidden size:         %d\n", i.n_embd);
+    std::printf("attention heads:     %d (MLA, kv_lora_rank %d, rope dims %d)\n", i.n_head, i.kv_lora_rank,
+                i.qk_rope_head_dim);
+    std::printf("experts:             %d routed, top-%d, %d shared\n", i.n_routed_experts, i.n_experts_per_token,
+                i.n_shared_experts);
+    std::printf("vocabulary:          %d\n", i.n_vocab);
+    std::printf("context (trained):   %d\n", i.n_ctx_train);
+    std::printf("parameters:          %" PRIu64 " (%s)\n", i.n_params, human(double(i.n_params)).c_str());
+    std::printf("active per token:    %" PRIu64 " (%s)\n", i.n_params_active, human(double(i.n_params_active)).c_str());
+    std::printf("weight dtypes:       %s\n", i.weight_dtypes);
+    std::printf("weight bytes:        %" PRIu64 " (%sB)\n", i.weight_bytes, human(double(i.weight_bytes)).c_str());
+    std::printf("decode reads/token:  %" PRIu64 " bytes of weights\n", i.decode_bytes_per_token);
+    std::printf("KV cache per token:  %" PRIu64 " bytes (latent %d + rope %d floats x %d layers)\n",
+                i.kv_bytes_per_token, i.kv_lora_rank, i.qk_rope_head_dim, i.n_layer);
+    std::printf("bos / eos:           %d / %d\n", i.bos_token_id, i.eos_token_id);
+    std::printf("backend:             %s\n", i.backend);
+    return 0;
+}
+
+int cmd_logits(const Args& a) {
+    if (a.out.empty()) throw UsageError("logits needs --out FILE.npy");
+    const std::vector<int32_t> tokens = parse_tokens(a.tokens);
+    mola::Model model = load(a);
+    mola::Session session(model, a.ctx ? a.ctx : int(tokens.size()));
+    const std::vector<float> logits = session.append_all_logits(tokens);
+    write_npy(a.out, logits, tokens.size(), session.n_vocab());
+    std::fprintf(stderr, "wrote %s: float32 [%zu, %zu]\n", a.out.c_str(), tokens.size(), session.n_vocab());
+    return 0;
+}
+
+int cmd_generate(const Args& a) {
+    const std::vector<int32_t> prompt = parse_tokens(a.tokens);
+    mola::Model model = load(a);
+    mola::Session session(model, a.ctx ? a.ctx : int(prompt.size()) + a.n);
+    session.append(prompt);
+    const int32_t eos = model.info().eos_token_id;
+    for (int i = 0; i < a.n; ++i) {
+        const int32_t next = argmax(session.logits());
+        std::printf("%s%d", i ? " " : "", next);
+        std::fflush(stdout);
+        if (next == eos) break;
+        if (i + 1 < a.n) session.decode(next);
+    }
+    std::printf("\n");
+    return 0;
+}
+
+int cmd_bench(const Args& a) {
+    using clock = std::chrono::steady_clock;
+    mola::Model model = load(a);
+    const mola_model_info info = model.info();
+    if (a.prompt_tokens < 1) throw UsageError("--prompt-tokens must be at least 1");
+    mola::Session session(model, a.ctx ? a.ctx : a.prompt_tokens + a.gen_tokens, 512);
+    std::mt19937 rng(1234);
+    std::vector<int32_t> prompt(size_t(a.prompt_tokens));
+    for (int32_t& t : prompt) t = int32_t(rng() % uint32_t(info.n_vocab));
+
+    // Warm up caches and pages on a short prefix, then measure from an empty session.
+    session.append({prompt[0]});
+    session.rewind(0);
+    const auto t0 = clock::now();
+    session.append(prompt);
+    const auto t1 = clock::now();
+    int32_t next = argmax(session.logits());
+    const auto t2 = clock::now();
+    for (int i = 0; i < a.gen_tokens; ++i) {
+        session.decode(next);
+        next = argmax(session.logits());
+    }
+    const auto t3 = clock::now();
+    const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
+    const double decode_s = std::chrono::duration<double>(t3 - t2).count();
+    const double prefill_tps = a.prompt_tokens / prefill_s;
+    const double decode_tps = a.gen_tokens > 0 ? a.gen_tokens / decode_s : 0.0;
+    const double gbps = double(info.decode_bytes_per_token) * decode_tps / 1e9;
+    if (a.json) {
+        std::printf("{\"model\": \"%s\", \"backend\": \"%s\", \"threads\": %d, \"prompt_tokens\": %d, "
+                    "\"gen_tokens\": %d, \"prefill_tokens_per_s\": %.3f, \"decode_tokens_per_s\": %.3f, "
+                    "\"weight_bytes_per_token\": %" PRIu64 ", \"decode_weight_GB_per_s\": %.3f}\n",
+                    a.model.c_str(), info.backend, a.threads, a.prompt_tokens, a.gen_tokens, prefill_tps, decode_tps,
+                    info.decode_bytes_per_token, gbps);
+    } else {
+        std::printf("model:             %s (%s)\n", a.model.c_str(), info.variant);
+        std::printf("backend:           %s\n", info.backend);
+        std::printf("prefill:           %d tokens in %.3f s = %.2f tokens/s\n", a.prompt_tokens, prefill_s, prefill_tps);
+        std::printf("decode:            %d tokens in %.3f s = %.2f tokens/s\n", a.gen_tokens, decode_s, decode_tps);
+        std::printf("weights per token: %" PRIu64 " bytes (%sB)\n", info.decode_bytes_per_token,
+                    human(double(info.decode_bytes_per_token)).c_str());
+        std::printf("decode bandwidth:  %.2f GB/s of weights\n", gbps);
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc >= 2 && (!std::strcmp(argv[1], "--version") || !std::strcmp(argv[1], "version"))) {
+        std::printf("%s\n", mola_build_info());
+        return 0;
+    }
+    if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+        std::fputs(kUsage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    try {
+        const Args a = parse_args(argc, argv);
+        if (a.command == "info") return cmd_info(a);
+        if (a.command == "logits") return cmd_logits(a);
+        if (a.command == "generate") return cmd_generate(a);
+        if (a.command == "bench") return cmd_bench(a);
+        throw UsageError("unknown command '" + a.command + "'");
+    } catch (const UsageError& e) {
+        std::fprintf(stderr, "mola: %s\n\n%s", e.what(), kUsage);
+        return 2;
+    } catch (const mola::Error& e) {
+        std::fprintf(stderr, "mola: error: %s\n", e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "mola: error: %s\n", e.what());
+        return 1;
+    }
+}
