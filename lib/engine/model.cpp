@@ -114,6 +114,7 @@ Session::Session(std::shared_ptr<const Model> model, int64_t n_ctx, int64_t n_ba
         attn_ = buffer(n_batch_ * H * c.v_head_dim);
         logits_dev_ = buffer(c.vocab_size);
         logits_.resize(size_t(c.vocab_size));
+        tokens_.reserve(size_t(n_ctx_));
     } catch (...) {
         for (float* p : buffers_) be_.free(p);
         throw;

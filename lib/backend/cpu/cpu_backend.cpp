@@ -182,6 +182,7 @@ private:
         const int64_t E = rule.n_experts, K = rule.top_k, G = rule.n_group, per_group = E / G;
         thread_local std::vector<float> score_buf, select_buf, group_buf;
         thread_local std::vector<int32_t> groups;
+        thread_local std::vector<char> keep;
         float* score = scratch(score_buf, size_t(E));   // the affinities weights come from
         float* select = scratch(select_buf, size_t(E)); // what selection ranks
         std::copy(logits, logits + E, score);
@@ -213,8 +214,8 @@ private:
             }
             groups.resize(size_t(rule.topk_group));
             top_k(group_score, G, rule.topk_group, groups.data());
-            std::vector<bool> keep(size_t(G), false);
-            for (int32_t g : groups) keep[size_t(g)] = true;
+            keep.assign(size_t(G), 0);
+            for (int32_t g : groups) keep[size_t(g)] = 1;
             for (int64_t e = 0; e < E; ++e)
                 if (!keep[size_t(e / per_group)]) select[e] = -INFINITY;
         }
