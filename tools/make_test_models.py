@@ -67,11 +67,20 @@ HF (transformers 5.24) vs DeepSeek's official inference/model.py -- what HF does
     takes the weights from the unbiased sigmoid scores, normalises, multiplies by rsf. Matches
     official; no patch. HF V3 hardcodes sigmoid/noaux_tc (ignores scoring_func/topk_method keys).
 Other notes:
-  * moe_layer_freq: NOT honoured by transformers' DeepSeek V2/V3 classes (a layer is MoE iff
-    layer_idx >= first_k_dense_replace). DeepSeek's remote code / vLLM use
-    `i >= first_k_dense_replace and i % moe_layer_freq == 0`. Since HF cannot produce an
-    independent golden for moe_layer_freq != 1, the `v2_moe_freq` model is skipped; all configs
-    carry moe_layer_freq = 1. (The --self-check numpy reference does implement moe_layer_freq.)
+  * moe_layer_freq: NOT honoured by transformers' DeepSeek V2/V3 classes (DeepseekV2DecoderLayer
+    makes a layer MoE iff layer_idx >= first_k_dense_replace; the config key is kept as a plain
+    attribute and never read). DeepSeek's hub remote code (modeling_deepseek.py) / vLLM make layer i
+    MoE iff `n_routed_experts is not None and i >= first_k_dense_replace and i % moe_layer_freq == 0`,
+    else a dense MLP of width intermediate_size. We patch this at construction time
+    (install_patches: DeepseekV2DecoderLayer.__init__ / DeepseekV3DecoderLayer.__init__ run HF's
+    constructor, then replace `self.mlp` by DeepseekV{2,3}MLP(config) -- width intermediate_size --
+    where the remote-code rule says dense). For moe_layer_freq == 1 the rule coincides with HF's and
+    the patch changes nothing (asserted). Only `v2_moe_freq` (4 layers, first_k_dense_replace 1,
+    moe_layer_freq 2: layers 0, 1, 3 dense, layer 2 MoE) uses freq != 1; its weights file holds
+    exactly the tensors the rule implies (dense layers: mlp.{gate,up,down}_proj; MoE layer: router,
+    experts, shared experts), which load_state_dict(strict=True), the from_pretrained cross-check and
+    --self-check's tensor-set check all enforce. The --self-check numpy reference implements the rule
+    independently from config.json.
   * MTP (num_nextn_predict_layers=1 in `v3`): HF DeepseekV3 builds no MTP module and ignores the
     extra model.layers.{num_hidden_layers}.* tensors; the goldens therefore come from the main
     model only, which is what the engine must reproduce (it must skip those tensors).
@@ -158,9 +167,21 @@ MODELS = {
                                       beta_slow=1, mscale=1.0, mscale_all_dim=1.0),
         bos_token_id=0, eos_token_id=1, num_nextn_predict_layers=0,
     ),
+    # moe_layer_freq != 1: transformers ignores moe_layer_freq, so the golden comes from HF's
+    # DeepseekV2 with the construction-time dense-MLP patch (module docstring, install_patches).
+    "v2_moe_freq": dict(
+        # V2-like, q LoRA, softmax/greedy, rsf 2, BF16, 4 layers: 0, 1, 3 dense, 2 MoE.
+        seed=1005, arch="v2", storage="bf16", shards=1, rope_spelling="rope_scaling",
+        vocab_size=288, hidden_size=104, num_hidden_layers=4, num_attention_heads=2,
+        q_lora_rank=40, kv_lora_rank=36, qk_nope_head_dim=20, qk_rope_head_dim=24, v_head_dim=22,
+        intermediate_size=144, moe_intermediate_size=20, n_routed_experts=12, n_shared_experts=1,
+        num_experts_per_tok=2, scoring_func="softmax", topk_method="greedy", n_group=1, topk_group=1,
+        norm_topk_prob=False, routed_scaling_factor=2.0, first_k_dense_replace=1, moe_layer_freq=2,
+        rope_theta=10000.0, yarn=dict(factor=40.0, original_max_position_embeddings=1024, beta_fast=32,
+                                      beta_slow=1, mscale=0.707, mscale_all_dim=0.707),
+        bos_token_id=0, eos_token_id=1, num_nextn_predict_layers=0,
+    ),
 }
-# "v2_moe_freq" (moe_layer_freq=2) is intentionally absent: transformers does not honour
-# moe_layer_freq (see module docstring), so there is no independent HF golden for it.
 
 STORAGE_DTYPE = {"bf16": torch.bfloat16, "f16": torch.float16, "fp8": torch.bfloat16}
 TORCH_DTYPE_NAME = {"bf16": "bfloat16", "f16": "float16", "fp8": "bfloat16"}
@@ -351,7 +372,9 @@ class WeightBuilder:
 
 
 def is_moe_layer(cfg, i):
-    return i >= cfg["first_k_dense_replace"] and i % cfg.get("moe_layer_freq", 1) == 0
+    """DeepSeek remote-code rule (modeling_deepseek.py); cfg is a spec/config.json dict."""
+    return (cfg.get("n_routed_experts") is not None and i >= cfg["first_k_dense_replace"]
+            and i % cfg.get("moe_layer_freq", 1) == 0)
 
 
 def write_weights(outdir, spec, stored):
@@ -473,6 +496,28 @@ def install_patches():
 
     wrap(m2.DeepseekV2TopkRouter)
     wrap(m3.DeepseekV3TopkRouter)
+
+    # moe_layer_freq (module docstring, "Other notes"): after HF's own layer constructor, replace
+    # the MoE block by a dense MLP of width intermediate_size where the remote-code rule says dense.
+    def dense_where_remote_code_says(layer_cls, moe_cls, mlp_cls):
+        orig = layer_cls.__init__
+
+        def init(self, config, layer_idx):
+            orig(self, config, layer_idx)
+            rule = dict(n_routed_experts=config.n_routed_experts,
+                        first_k_dense_replace=config.first_k_dense_replace,
+                        moe_layer_freq=getattr(config, "moe_layer_freq", 1))
+            hf_moe = isinstance(self.mlp, moe_cls)
+            if rule["moe_layer_freq"] == 1:
+                assert hf_moe == is_moe_layer(rule, layer_idx), "HF layer rule changed"
+            if hf_moe and not is_moe_layer(rule, layer_idx):
+                self.mlp = mlp_cls(config)  # intermediate_size defaults to config.intermediate_size
+            assert isinstance(self.mlp, moe_cls) == is_moe_layer(rule, layer_idx), (layer_idx, rule)
+
+        layer_cls.__init__ = init
+
+    dense_where_remote_code_says(m2.DeepseekV2DecoderLayer, m2.DeepseekV2Moe, m2.DeepseekV2MLP)
+    dense_where_remote_code_says(m3.DeepseekV3DecoderLayer, m3.DeepseekV3MoE, m3.DeepseekV3MLP)
 
 
 def hf_state_dict(cfg_json, fp32):
@@ -824,6 +869,30 @@ def np_forward(cfg, W, tokens):
     return h @ W["lm_head.weight"].T, routes
 
 
+def expected_main_tensors(cfg):
+    """Tensor names (non-MTP, without FP8 scales) that config.json implies, written from the spec
+    with the remote-code moe_layer_freq rule, independently of WeightBuilder."""
+    names = {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"}
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        names |= {p + "input_layernorm.weight", p + "post_attention_layernorm.weight"}
+        a = p + "self_attn."
+        attn = ["q_proj"] if cfg["q_lora_rank"] is None else ["q_a_proj", "q_a_layernorm", "q_b_proj"]
+        attn += ["kv_a_proj_with_mqa", "kv_a_layernorm", "kv_b_proj", "o_proj"]
+        names |= {a + t + ".weight" for t in attn}
+        proj = ("gate_proj", "up_proj", "down_proj")
+        if not is_moe_layer(cfg, i):
+            names |= {f"{p}mlp.{t}.weight" for t in proj}
+            continue
+        names.add(p + "mlp.gate.weight")
+        if cfg["topk_method"] == "noaux_tc":
+            names.add(p + "mlp.gate.e_score_correction_bias")
+        names |= {f"{p}mlp.experts.{j}.{t}.weight" for j in range(cfg["n_routed_experts"]) for t in proj}
+        if cfg.get("n_shared_experts"):
+            names |= {f"{p}mlp.shared_experts.{t}.weight" for t in proj}
+    return names
+
+
 def self_check(outroot, names):
     ok = True
     for name in names:
@@ -835,6 +904,15 @@ def self_check(outroot, names):
         W = load_dir_numpy(d)
         L = cfg["num_hidden_layers"]
         mtp = [n for n in W if n.startswith(f"model.layers.{L}.")]
+        # The files hold exactly the tensors the config implies (moe_layer_freq rule included).
+        main = {n for n in W if not (n.startswith("model.layers.") and int(n.split(".")[2]) >= L)}
+        want = expected_main_tensors(cfg)
+        kinds = "".join("M" if is_moe_layer(cfg, i) else "D" for i in range(L))
+        good = main == want
+        ok &= good
+        print(f"[self-check {name}] layers {kinds} (D dense, M MoE; moe_layer_freq "
+              f"{cfg.get('moe_layer_freq', 1)}): {len(main)} main tensors "
+              f"{'match the config' if good else 'MISMATCH: ' + str(sorted(main ^ want)[:8])}")
         for case in golden["cases"]:
             ref = np.load(os.path.join(d, case["logits"]))
             assert ref.dtype == np.float32 and ref.flags.c_contiguous

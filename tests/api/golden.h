@@ -76,7 +76,7 @@ inline double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
 
 // The models the oracle wrote, one per family member.
 inline const std::vector<std::string>& models() {
-    static const std::vector<std::string> names = {"v2_lite", "v2", "v3", "v3_fp8"};
+    static const std::vector<std::string> names = {"v2_lite", "v2", "v3", "v3_fp8", "v2_moe_freq"};
     return names;
 }
 
