@@ -104,7 +104,12 @@ TEST_CASE("rewind, then re-decode, gives the same logits", "[rewind]") {
         const golden::Case c = golden::read_cases(name).back();
         mola::Model model = load(name);
         mola::Session session(model, int(c.tokens.size()));
-        const std::vector<float> first = session.append_all_logits(c.tokens);
+        // Decode once token by token, keeping every step's logits.
+        std::vector<std::vector<float>> first;
+        for (int32_t token : c.tokens) {
+            session.decode(token);
+            first.push_back(session.logits());
+        }
         for (size_t keep : {size_t(0), size_t(1), size_t(17), c.tokens.size() - 1}) {
             session.rewind(keep);
             CHECK(session.n_tokens() == keep);
@@ -112,10 +117,11 @@ TEST_CASE("rewind, then re-decode, gives the same logits", "[rewind]") {
             double worst = 0;
             for (size_t i = keep; i < c.tokens.size(); ++i) {
                 session.decode(c.tokens[i]);
-                worst = std::max(worst, golden::rel_l2(session.logits().data(), first.data() + i * c.vocab, c.vocab));
+                worst = std::max(worst, golden::rel_l2(session.logits(), first[i]));
             }
+            // The same computation over the same cache: identical up to rounding.
             INFO(name << " rewound to " << keep << ": worst rel L2 " << worst);
-            CHECK(worst <= 1e-5);
+            CHECK(worst <= 1e-6);
             CHECK(session.tokens() == c.tokens);
         }
         // Rewinding to a point and continuing with different tokens forgets the old ones.
@@ -125,7 +131,7 @@ TEST_CASE("rewind, then re-decode, gives the same logits", "[rewind]") {
         session.append(std::vector<int32_t>(other.begin() + 5, other.end()));
         mola::Session fresh(model, int(c.tokens.size()));
         fresh.append(other);
-        CHECK(golden::rel_l2(session.logits(), fresh.logits()) <= 1e-5);
+        CHECK(golden::rel_l2(session.logits(), fresh.logits()) <= kTolerance);
     }
 }
 
