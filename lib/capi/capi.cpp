@@ -273,9 +273,11 @@ mola_status mola_session_get_tokens(const mola_session* session, int32_t* out, s
         require(session != nullptr && out_n != nullptr, "mola_session_get_tokens: NULL argument");
         const std::vector<int32_t>& tokens = session->session->tokens();
         *out_n = tokens.size();
+        // An empty session fits any buffer, NULL included (an empty std::vector's data()).
+        if (tokens.empty()) return;
         if (!out || capacity < tokens.size())
             mola::fail(MOLA_ERR_BUFFER_TOO_SMALL, "mola_session_get_tokens: the buffer holds " +
-                                                      std::to_string(out ? capacity : 0) + " tokens, the session " +
+                                                      std::to_string(out ? capacity : 0) + " tokens, the session has " +
                                                       std::to_string(tokens.size()));
         std::copy(tokens.begin(), tokens.end(), out);
     });
