@@ -110,12 +110,13 @@ MOLA_API void mola_model_params_default(mola_model_params *params);
 /* Loads a Hugging Face checkpoint directory (config.json plus model.safetensors or
  * a model.safetensors.index.json with shards). Weight files are memory-mapped.
  * params may be NULL for defaults. On success *out_model owns the model; release
- * it with mola_model_destroy. On failure *out_model is NULL. */
+ * it with mola_model_destroy. On failure *out_model is NULL. Safe from any thread;
+ * loads may run concurrently. The progress callback runs on the calling thread. */
 MOLA_API mola_status mola_model_load(const char *path, const mola_model_params *params,
                                      mola_model **out_model);
 
 /* Releases the caller's reference; the model is freed when its last session is
- * destroyed too. NULL is a no-op. */
+ * destroyed too. NULL is a no-op. No other call may use this handle meanwhile. */
 MOLA_API void mola_model_destroy(mola_model *model);
 
 typedef struct mola_model_info {
@@ -166,45 +167,51 @@ MOLA_API void mola_session_params_default(mola_session_params *params);
 MOLA_API mola_status mola_session_create(mola_model *model, const mola_session_params *params,
                                          mola_session **out_session);
 
-/* Frees the session. NULL is a no-op. */
+/* Frees the session and its cache. NULL is a no-op. No other call may use the
+ * session meanwhile. */
 MOLA_API void mola_session_destroy(mola_session *session);
 
 /* Appends tokens (prefill) and computes the logits of the last one. tokens is
  * copied. Fails with MOLA_ERR_CONTEXT_FULL, leaving the session unchanged, if
  * n_tokens would pass n_ctx, and with MOLA_ERR_INVALID_ARG on an id outside the
- * vocabulary. */
+ * vocabulary. One thread at a time per session. */
 MOLA_API mola_status mola_session_append(mola_session *session, const int32_t *tokens,
                                          size_t n_tokens);
 
 /* Like mola_session_append, and also writes the logits of every appended token to
  * out_logits, row-major [n_tokens][n_vocab] float32. capacity is the number of
  * floats out_logits holds; if it is less than n_tokens * n_vocab the call fails
- * with MOLA_ERR_BUFFER_TOO_SMALL before computing anything. */
+ * with MOLA_ERR_BUFFER_TOO_SMALL before computing anything. out_logits stays the
+ * caller's. One thread at a time per session. */
 MOLA_API mola_status mola_session_append_all_logits(mola_session *session, const int32_t *tokens,
                                                     size_t n_tokens, float *out_logits,
                                                     size_t capacity);
 
-/* Appends one token (a decode step) and computes its logits. */
+/* Appends one token (a decode step) and computes its logits. One thread at a
+ * time per session. */
 MOLA_API mola_status mola_session_decode(mola_session *session, int32_t token);
 
 /* The logits after the last appended token: *out_logits points at n_vocab floats
  * owned by the session, valid until the next call that changes the session.
- * MOLA_ERR_MISUSE if nothing was appended since creation or the last rewind. */
+ * MOLA_ERR_MISUSE if nothing was appended since creation or the last rewind.
+ * One thread at a time per session. */
 MOLA_API mola_status mola_session_get_logits(mola_session *session, const float **out_logits,
                                              size_t *out_n_vocab);
 
 /* Keeps the first n_tokens tokens of the session and drops the rest (their cache
- * rows become free). Logits are unavailable until the next append. */
+ * rows become free). Logits are unavailable until the next append. One thread at
+ * a time per session. */
 MOLA_API mola_status mola_session_rewind(mola_session *session, size_t n_tokens);
 
-/* The number of tokens in the session. */
+/* The number of tokens in the session. One thread at a time per session. */
 MOLA_API mola_status mola_session_get_n_tokens(const mola_session *session, size_t *out_n_tokens);
 
-/* The token capacity (n_ctx) of the session. */
+/* The token capacity (n_ctx) of the session. One thread at a time per session. */
 MOLA_API mola_status mola_session_get_n_ctx(const mola_session *session, size_t *out_n_ctx);
 
 /* Copies the session's tokens into out (capacity entries); *out_n is set to the
- * number of tokens. MOLA_ERR_BUFFER_TOO_SMALL (with *out_n set) if out is short. */
+ * number of tokens. MOLA_ERR_BUFFER_TOO_SMALL (with *out_n set) if out is short;
+ * out stays the caller's. One thread at a time per session. */
 MOLA_API mola_status mola_session_get_tokens(const mola_session *session, int32_t *out,
                                              size_t capacity, size_t *out_n);
 
