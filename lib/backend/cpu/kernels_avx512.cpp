@@ -17,8 +17,9 @@
 // linear() has two forms, chosen by the number of tokens (gemm_min_n):
 //   dot form   a register tile of 4 rows x up to 4 tokens walks whole rows, the
 //              weights converted in registers once per tile. Decode (n == 1) is
-//              memory-bound: every weight is streamed from memory exactly once, 4
-//              rows side by side, rows split statically over the threads.
+//              memory-bound: every weight is streamed from memory exactly once; each
+//              thread takes a contiguous range of rows and walks them one after
+//              another, one sequential stream (linear_decode).
 //   GEMM form  per thread, 12 rows x 256 columns of W are converted into a small
 //              fp32 tile and used by every token; the activations are packed once
 //              per call into [k][32 tokens] panels; a 12 x 32 register micro-kernel
@@ -303,6 +304,82 @@ void dot_tile_n(const Matrix& W, int64_t r, const float* xp, int64_t tn, float* 
     }
 }
 
+// Decode (n == 1): each thread takes a contiguous range of rows and walks them one
+// after another, so that it reads one sequential stream of memory. (Tiles of 4 rows
+// side by side read four 4 KiB-apart streams, which the hardware prefetchers follow
+// much worse: on Zen 4, 1408x2048 BF16 went from ~14 to ~21 GB/s on one thread and
+// from ~27 to ~31 GB/s on two.) Two groups per step into separate accumulators keep
+// the FMA chains short. No software prefetch: on one stream it measured no better.
+template <DType D>
+void dot_rows(const Matrix& W, int64_t r0, int64_t r1, const float* xp, float* y) {
+    using L = Wt<D>;
+    using G = Group<D>;
+    constexpr bool kF8 = D == DType::F8_E4M3;
+    constexpr int kNV = int(G::kG / kV);
+    const int64_t K = W.cols, full = K / G::kG * G::kG;
+    const int64_t block = kF8 ? kFp8Block : (full > 0 ? full : 1);  // kFp8Block is a multiple of 2 * kG
+    for (int64_t r = r0; r < r1; ++r) {
+        const uint8_t* w = row_ptr(W, r, L::kBytes);
+        const float* srow = nullptr;
+        if constexpr (kF8) srow = scale_row(W, r);
+        __m512 acc[2][kNV], tot = _mm512_setzero_ps();
+        for (int u = 0; u < 2; ++u)
+            for (int q = 0; q < kNV; ++q) acc[u][q] = _mm512_setzero_ps();
+        for (int64_t kb = 0; kb < full; kb += block) {
+            const int64_t kend = min64(full, kb + block);
+            int64_t k = kb;
+            for (; k + 2 * G::kG <= kend; k += 2 * G::kG)
+                for (int u = 0; u < 2; ++u) {
+                    __m512 wv[kNV];
+                    G::load(w + (k + u * G::kG) * L::kBytes, wv);
+                    for (int q = 0; q < kNV; ++q)
+                        acc[u][q] = _mm512_fmadd_ps(wv[q], _mm512_loadu_ps(xp + k + u * G::kG + q * kV), acc[u][q]);
+                }
+            for (; k < kend; k += G::kG) {
+                __m512 wv[kNV];
+                G::load(w + k * L::kBytes, wv);
+                for (int q = 0; q < kNV; ++q)
+                    acc[0][q] = _mm512_fmadd_ps(wv[q], _mm512_loadu_ps(xp + k + q * kV), acc[0][q]);
+            }
+            if constexpr (kF8) {  // this block's sum times its scale
+                __m512 b = _mm512_setzero_ps();
+                for (int u = 0; u < 2; ++u)
+                    for (int q = 0; q < kNV; ++q) {
+                        b = _mm512_add_ps(b, acc[u][q]);
+                        acc[u][q] = _mm512_setzero_ps();
+                    }
+                tot = _mm512_fmadd_ps(b, _mm512_set1_ps(srow[kb / kFp8Block] * L::kUnit), tot);
+            }
+        }
+        // The tail (fewer than kG columns, inside one F8 block): 16 at a time, in order.
+        for (int64_t k = full; k < K; k += kV) {
+            const __mmask16 m = tail_mask(min64(kV, K - k));
+            __m512 wv = L::load(w + k * L::kBytes, m);
+            if constexpr (kF8) wv = _mm512_mul_ps(wv, _mm512_set1_ps(srow[k / kFp8Block] * L::kUnit));
+            tot = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, xp + k), tot);
+        }
+        for (int u = 0; u < 2; ++u)
+            for (int q = 0; q < kNV; ++q) tot = _mm512_add_ps(tot, acc[u][q]);
+        y[r] = hsum(tot);
+    }
+}
+
+template <DType D>
+void linear_decode(const Matrix& W, const float* x, float* y, int n_threads) {
+    const int64_t R = W.rows, K = W.cols;
+    const float* xp = x;
+    if (Group<D>::kG != kV) {
+        float* buf = static_cast<float*>(tl_pack.get(size_t(K) * sizeof(float)));
+        permute_x<D>(x, 1, K, buf);
+        xp = buf;
+    }
+#pragma omp parallel num_threads(n_threads) if (n_threads > 1)
+    {
+        const int64_t nt = omp_get_num_threads(), id = omp_get_thread_num();
+        dot_rows<D>(W, R * id / nt, R * (id + 1) / nt, xp, y);
+    }
+}
+
 template <DType D>
 void linear_dot(const Matrix& W, const float* x, int64_t n, float* y, int n_threads) {
     const int64_t R = W.rows, K = W.cols, groups = ceil_div(R, 4);
@@ -482,7 +559,9 @@ constexpr int64_t gemm_min_n(DType t) {
 
 template <DType D>
 void linear_typed(const Matrix& W, const float* x, int64_t n, float* y, int n_threads) {
-    if (n >= gemm_min_n(D))
+    if (n == 1)
+        linear_decode<D>(W, x, y, n_threads);
+    else if (n >= gemm_min_n(D))
         linear_gemm<D>(W, x, n, y, n_threads);
     else
         linear_dot<D>(W, x, n, y, n_threads);
