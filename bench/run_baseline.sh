@@ -18,7 +18,8 @@
 #
 # Environment overrides: THREADS (2), PROMPT_TOKENS (512), GEN_TOKENS (128), MODEL_DIR
 # (models/bench-v2lite-4l), GGUF (models/bench-v2lite-4l.gguf), PYTHON (python3), NO_BUILD=1 (use
-# build/ as it is), LLAMA_REPEAT (1, best of N llama.cpp runs), RESULTS, WAIT_IDLE (seconds to wait
+# build/ as it is), BUILD (build; the build directory to use: NO_BUILD=1 BUILD=/tmp/x benchmarks another
+# build without touching build/), LLAMA_REPEAT (1, best of N llama.cpp runs), RESULTS, WAIT_IDLE (seconds to wait
 # for the CPUs to go idle before measuring; default 0 = only warn).
 set -u
 cd "$(dirname "$0")/.."
@@ -29,8 +30,9 @@ GEN_TOKENS=${GEN_TOKENS:-128}
 MODEL_DIR=${MODEL_DIR:-models/bench-v2lite-4l}
 GGUF=${GGUF:-models/bench-v2lite-4l.gguf}
 PYTHON=${PYTHON:-python3}
+BUILD=${BUILD:-build}
 LLAMA_REPEAT=${LLAMA_REPEAT:-1}
-RESULTS=${RESULTS:-build/baseline/$(date +%Y%m%d-%H%M%S)}
+RESULTS=${RESULTS:-$BUILD/baseline/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$RESULTS"
 
 log() { echo "[run_baseline] $*" >&2; }
@@ -39,17 +41,17 @@ log() { echo "[run_baseline] $*" >&2; }
 mola_ok=0
 if [ "${NO_BUILD:-0}" != 1 ]; then
     log "building mola (Release) ..."
-    if { [ -f build/build.ninja ] || cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release; } \
-        >"$RESULTS/build.log" 2>&1 && cmake --build build -j"$(nproc)" >>"$RESULTS/build.log" 2>&1; then
+    if { [ -f "$BUILD/build.ninja" ] || cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release; } \
+        >"$RESULTS/build.log" 2>&1 && cmake --build "$BUILD" -j"$(nproc)" >>"$RESULTS/build.log" 2>&1; then
         mola_ok=1
     else
         log "mola build FAILED (see $RESULTS/build.log); mola numbers will be n/a"
         tail -5 "$RESULTS/build.log" >&2
     fi
-elif [ -x build/mola ]; then
+elif [ -x "$BUILD/mola" ]; then
     mola_ok=1
 fi
-[ -x build/mola ] || mola_ok=0
+[ -x "$BUILD/mola" ] || mola_ok=0
 
 # ---- models ----------------------------------------------------------------------------------
 if [ ! -f "$MODEL_DIR/config.json" ] || [ ! -f "$MODEL_DIR/model.safetensors" ]; then
@@ -74,7 +76,7 @@ else
 fi
 
 MEMBW=""
-for c in build/membw build/bench/membw; do [ -x "$c" ] && { MEMBW=$c; break; }; done
+for c in "$BUILD/membw" "$BUILD/bench/membw"; do [ -x "$c" ] && { MEMBW=$c; break; }; done
 [ -n "$MEMBW" ] || log "membw not built (bench/membw.cpp); bandwidth will be n/a"
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -127,8 +129,8 @@ if [ -n "$MEMBW" ]; then
 fi
 
 if [ $mola_ok = 1 ]; then
-    log "build/mola bench $MODEL_DIR --prompt-tokens $PROMPT_TOKENS --gen-tokens $GEN_TOKENS --threads $THREADS --json ..."
-    measured mola build/mola bench "$MODEL_DIR" --prompt-tokens "$PROMPT_TOKENS" --gen-tokens "$GEN_TOKENS" \
+    log "$BUILD/mola bench $MODEL_DIR --prompt-tokens $PROMPT_TOKENS --gen-tokens $GEN_TOKENS --threads $THREADS --json ..."
+    measured mola "$BUILD/mola" bench "$MODEL_DIR" --prompt-tokens "$PROMPT_TOKENS" --gen-tokens "$GEN_TOKENS" \
         --threads "$THREADS" --json || { log "mola bench failed:"; tail -5 "$RESULTS/mola.err" >&2; }
 fi
 
