@@ -122,21 +122,12 @@ public:
             attention_naive(a);
     }
 
-    void mlp(const MlpWeights& w, const float* x, int64_t n, float* out) override {
-        thread_local std::vector<float> gate_buf, up_buf;
-        const int64_t I = w.gate.rows;
-        float* gate = scratch(gate_buf, size_t(n * I));
-        float* up = scratch(up_buf, size_t(n * I));
-        k_.linear(w.gate, x, n, gate, threads_);
-        k_.linear(w.up, x, n, up, threads_);
-        for (int64_t i = 0; i < n * I; ++i) gate[i] = silu(gate[i]) * up[i];
-        k_.linear(w.down, gate, n, out, threads_);
-    }
+    void mlp(const MlpWeights& w, const float* x, int64_t n, float* out) override { mlp_on(w, x, n, out, threads_); }
 
     void moe(const MoeWeights& w, const RoutingRule& rule, const float* x, int64_t n, float* out) override {
         const int64_t D = w.router.cols, E = rule.n_experts, K = rule.top_k;
-        thread_local std::vector<float> logits_buf, weight_buf, gathered_buf, y_buf, shared_buf;
-        thread_local std::vector<int32_t> chosen, members;
+        thread_local std::vector<float> logits_buf, weight_buf, y_buf, shared_buf;
+        thread_local std::vector<int32_t> chosen, members, order;
         thread_local std::vector<int64_t> counts;
         float* logits = scratch(logits_buf, size_t(n * E));
         float* weights = scratch(weight_buf, size_t(n * K));
@@ -154,19 +145,41 @@ public:
             fill.assign(counts.begin(), counts.end() - 1);
             for (int64_t j = 0; j < n * K; ++j) members[size_t(fill[size_t(chosen[size_t(j)])]++)] = int32_t(j);
         }
-        std::fill(out, out + n * D, 0.0f);
-        float* gathered = scratch(gathered_buf, size_t(n * D));
-        float* y = scratch(y_buf, size_t(n * D));
-        for (int64_t e = 0; e < E; ++e) {
-            const int64_t first = counts[size_t(e)], m = counts[size_t(e) + 1] - first;
-            if (m == 0) continue;
+        // The selected experts run side by side, one whole expert per thread at a time
+        // (largest first, dynamically scheduled): no barrier inside an expert, and each
+        // thread streams its own expert's weights. Each (token, k) slot's output lands in
+        // its own row of ys, and the weighted sum over k runs in a fixed order, so the
+        // result does not depend on which thread ran which expert.
+        order.clear();
+        for (int64_t e = 0; e < E; ++e)
+            if (counts[size_t(e) + 1] > counts[size_t(e)]) order.push_back(int32_t(e));
+        std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+            return counts[size_t(a) + 1] - counts[size_t(a)] > counts[size_t(b) + 1] - counts[size_t(b)];
+        });
+        float* ys = scratch(y_buf, size_t(n * K * D));
+        const int64_t n_active = int64_t(order.size());
+        // (the thread_local vectors are this thread's: other threads see them through pointers)
+        const int32_t* ord = order.data();
+        const int32_t* mem = members.data();
+        const int64_t* cnt = counts.data();
+#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1) if (threads_ > 1)
+        for (int64_t j = 0; j < n_active; ++j) {
+            const int64_t e = ord[j];
+            const int64_t first = cnt[e], m = cnt[e + 1] - first;
+            thread_local std::vector<float> gathered_buf, expert_buf;
+            float* gathered = scratch(gathered_buf, size_t(m * D));
+            float* y = scratch(expert_buf, size_t(m * D));
             for (int64_t r = 0; r < m; ++r)
-                std::memcpy(gathered + r * D, x + (members[size_t(first + r)] / K) * D, size_t(D) * 4);
-            mlp(w.experts[size_t(e)], gathered, m, y);
-            for (int64_t r = 0; r < m; ++r) {
-                const int32_t slot = members[size_t(first + r)];
-                k_.axpy(weights[slot], y + r * D, out + (slot / K) * D, D);
-            }
+                std::memcpy(gathered + r * D, x + (mem[first + r] / K) * D, size_t(D) * 4);
+            mlp_on(w.experts[size_t(e)], gathered, m, y, 1);
+            for (int64_t r = 0; r < m; ++r)
+                std::memcpy(ys + int64_t(mem[first + r]) * D, y + r * D, size_t(D) * 4);
+        }
+#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1 && n > 1)
+        for (int64_t t = 0; t < n; ++t) {
+            float* o = out + t * D;
+            std::fill(o, o + D, 0.0f);
+            for (int64_t k = 0; k < K; ++k) k_.axpy(weights[t * K + k], ys + (t * K + k) * D, o, D);
         }
         if (!w.shared.gate.empty()) {
             float* shared = scratch(shared_buf, size_t(n * D));
@@ -176,6 +189,18 @@ public:
     }
 
 private:
+    // out = down(silu(gate x) * up x) on n_threads threads.
+    void mlp_on(const MlpWeights& w, const float* x, int64_t n, float* out, int n_threads) {
+        thread_local std::vector<float> gate_buf, up_buf;
+        const int64_t I = w.gate.rows;
+        float* gate = scratch(gate_buf, size_t(n * I));
+        float* up = scratch(up_buf, size_t(n * I));
+        k_.linear(w.gate, x, n, gate, n_threads);
+        k_.linear(w.up, x, n, up, n_threads);
+        for (int64_t i = 0; i < n * I; ++i) gate[i] = silu(gate[i]) * up[i];
+        k_.linear(w.down, gate, n, out, n_threads);
+    }
+
     // Chooses top_k experts and their weights for one token (spec §5).
     static void route(const RoutingRule& rule, const float* correction_bias, const float* logits, int32_t* chosen,
                       float* weights) {
