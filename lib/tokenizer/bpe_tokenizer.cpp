@@ -288,8 +288,8 @@ public:
         const std::string compiled = literal ? pattern : onig_compatible(pattern);
         int err = 0;
         PCRE2_SIZE off = 0;
-        uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK;
-        opts |= literal ? PCRE2_LITERAL : PCRE2_MULTILINE;
+        uint32_t opts = PCRE2_UTF | PCRE2_NO_UTF_CHECK;
+        opts |= literal ? PCRE2_LITERAL : PCRE2_UCP | PCRE2_MULTILINE;
         pcre2_compile_context* cc = pcre2_compile_context_create(nullptr);
         pcre2_set_newline(cc, PCRE2_NEWLINE_LF);
         code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(compiled.data()), compiled.size(), opts, &err, &off, cc);
@@ -477,20 +477,22 @@ void char_spans(Work& w, std::string_view s, Pred pred) {
 
 struct Normalizer {
     virtual ~Normalizer() = default;
-    virtual void apply(std::string& s) const = 0;
+    // lead_cut: set when the first character left no longer starts at original
+    // offset 0 (Metaspace's prepend_scheme "first" looks at that).
+    virtual void apply(std::string& s, bool& lead_cut) const = 0;
 };
 
 struct SeqNormalizer : Normalizer {
     std::vector<std::unique_ptr<Normalizer>> items;
-    void apply(std::string& s) const override {
-        for (auto& n : items) n->apply(s);
+    void apply(std::string& s, bool& lead_cut) const override {
+        for (auto& n : items) n->apply(s, lead_cut);
     }
 };
 
 struct UnicodeNormalizer : Normalizer {
     int options;
     explicit UnicodeNormalizer(int o) : options(o) {}
-    void apply(std::string& s) const override {
+    void apply(std::string& s, bool&) const override {
         bool ascii = true;
         for (char c : s)
             if (static_cast<unsigned char>(c) >= 0x80) { ascii = false; break; }
@@ -505,7 +507,7 @@ struct UnicodeNormalizer : Normalizer {
 };
 
 struct LowercaseNormalizer : Normalizer {
-    void apply(std::string& s) const override {
+    void apply(std::string& s, bool&) const override {
         std::string out;
         out.reserve(s.size());
         size_t i = 0;
@@ -530,7 +532,7 @@ struct LowercaseNormalizer : Normalizer {
 struct StripNormalizer : Normalizer {
     bool left, right;
     StripNormalizer(bool l, bool r) : left(l), right(r) {}
-    void apply(std::string& s) const override {
+    void apply(std::string& s, bool& lead_cut) const override {
         size_t b = 0, e = s.size();
         if (left) {
             while (b < e) {
@@ -548,13 +550,14 @@ struct StripNormalizer : Normalizer {
                 e = k;
             }
         }
+        if (b > 0 && b < e) lead_cut = true;
         s = s.substr(b, e - b);
     }
 };
 
 struct PrependNormalizer : Normalizer {
     std::string prefix;
-    void apply(std::string& s) const override {
+    void apply(std::string& s, bool&) const override {
         if (!s.empty()) s.insert(0, prefix);
     }
 };
@@ -562,10 +565,11 @@ struct PrependNormalizer : Normalizer {
 struct ReplaceNormalizer : Normalizer {
     std::unique_ptr<Regex> re;
     std::string content;
-    void apply(std::string& s) const override {
+    void apply(std::string& s, bool& lead_cut) const override {
         std::string out;
         size_t prev = 0;
         re->for_each(s, [&](size_t ms, size_t me) {
+            if (ms == 0 && me > 0 && content.empty()) lead_cut = true;
             out.append(s, prev, ms - prev);
             out += content;
             prev = me;
@@ -1346,7 +1350,8 @@ void BpeTokenizer::load(const json& root) {
             raw_trie_.add(t.content, static_cast<int>(k));
         } else {
             std::string c = t.content;
-            if (normalizer_) normalizer_->apply(c);
+            bool cut = false;
+            if (normalizer_) normalizer_->apply(c, cut);
             norm_trie_.add(c, static_cast<int>(k));
         }
     }
@@ -1513,7 +1518,9 @@ void BpeTokenizer::encode_segment(Work& w, std::string_view seg, bool first, boo
     std::string_view text = seg;
     if (normalizer_) {
         w.norm.assign(seg.data(), seg.size());
-        normalizer_->apply(w.norm);
+        bool cut = false;
+        normalizer_->apply(w.norm, cut);
+        if (cut) first = false;
         text = w.norm;
     }
     auto run = [&](size_t b, size_t e) {
