@@ -213,6 +213,26 @@ def build():
     return toks
 
 
+def spm_cases(out):
+    """A tiny SentencePiece BPE model with byte fallback; the reference ids come from
+    the SentencePiece library itself (special tokens never parsed from text there)."""
+    import io
+    import sentencepiece as spm
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(CORPUS), model_writer=model, vocab_size=420, model_type="bpe",
+                                   byte_fallback=True, character_coverage=0.98, num_threads=1, minloglevel=2,
+                                   user_defined_symbols=["<mask>"], normalization_rule_name="identity")
+    with open(os.path.join(out, "spm_tiny.model"), "wb") as f:
+        f.write(model.getvalue())
+    sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
+    entries = []
+    for text in TEXTS + fuzz_texts(99, 10):
+        ids = sp.encode(text)
+        entries.append({"text": text, "ids": ids, "ids_add_special": [sp.bos_id()] + ids,
+                        "decoded": sp.decode(ids)})
+    return {"tokenizer": "spm_tiny.model", "vocab_size": sp.get_piece_size(), "cases": entries}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data", "tokenizers", "unit"))
@@ -225,7 +245,7 @@ def main():
         tok.save(path, pretty=False)
         tok = Tokenizer.from_file(path)
         entries = []
-        texts = [(t, None) for t in TEXTS] + [(t, None) for t in fuzz_texts(k, 30)] + \
+        texts = [(t, None) for t in TEXTS] + [(t, None) for t in fuzz_texts(k, 15)] + \
                 [(bytes.fromhex(h).decode("utf-8", errors="replace"), h) for h in BAD_UTF8]
         for text, hexed in texts:
             e = {"hex": hexed} if hexed else {"text": text}
@@ -239,6 +259,7 @@ def main():
             e["decoded_skip_special"] = tok.decode(e["ids_add_special"], skip_special_tokens=True)
             entries.append(e)
         cases.append({"tokenizer": name + ".json", "vocab_size": tok.get_vocab_size(with_added_tokens=True), "cases": entries})
+    cases.append(spm_cases(args.out))
     with open(os.path.join(args.out, "cases.json"), "w", encoding="utf-8") as f:
         json.dump(cases, f, ensure_ascii=False, separators=(",", ":"))
         f.write("\n")

@@ -1723,6 +1723,8 @@ std::string BpeTokenizer::token_to_piece(int32_t id) const {
 
 }  // namespace
 
+bool tokenizer_sanitize_utf8(std::string_view text, std::string& out) { return sanitize_utf8(text, out); }
+
 std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& json_path, const nlohmann::json& config) {
     return std::make_unique<BpeTokenizer>(json_path, config);
 }

@@ -3,6 +3,7 @@
 // written by tools/make_tokenizer_unit_cases.py), plus every bad-input path.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -86,6 +87,7 @@ TEST_CASE("BPE tokenizers match Hugging Face tokenizers on the unit cases", "[to
     REQUIRE(all.size() >= 10);
     for (const auto& entry : all) {
         const std::string name = entry["tokenizer"];
+        if (name.size() > 6 && name.substr(name.size() - 6) == ".model") continue;
         INFO("tokenizer " << name);
         auto tok = load(name);
         CHECK(tok->n_vocab() == entry["vocab_size"].get<int32_t>());
@@ -235,5 +237,70 @@ TEST_CASE("BPE tokenizer: bad files", "[tokenizer]") {
     }
     SECTION("not a tokenizer.json") {
         CHECK(load_error([](json& j) { j = json::array({1, 2}); }, &msg) == MOLA_ERR_BAD_FORMAT);
+    }
+}
+
+TEST_CASE("SentencePiece tokenizer matches the SentencePiece library", "[tokenizer]") {
+    const json all = json::parse(read_file(kUnitDir + "cases.json"));
+    const json* entry = nullptr;
+    for (const auto& e : all)
+        if (e["tokenizer"] == "spm_tiny.model") entry = &e;
+    REQUIRE(entry);
+    auto tok = mola::load_spm_tokenizer(kUnitDir + "spm_tiny.model", json::object());
+    CHECK(std::string(tok->kind()) == "spm");
+    CHECK(tok->n_vocab() == (*entry)["vocab_size"].get<int32_t>());
+    for (const auto& c : (*entry)["cases"]) {
+        const std::string text = c["text"];
+        INFO("text " << json(text).dump());
+        CHECK(tok->encode(text, false, false) == c["ids"].get<std::vector<int32_t>>());
+        CHECK(tok->encode(text, true, false) == c["ids_add_special"].get<std::vector<int32_t>>());
+        const auto ids = c["ids"].get<std::vector<int32_t>>();
+        CHECK(tok->decode(ids.data(), ids.size(), false) == c["decoded"].get<std::string>());
+    }
+    const int32_t bos = tok->token_id("<s>"), eos = tok->token_id("</s>");
+    REQUIRE(bos >= 0);
+    REQUIRE(eos >= 0);
+    CHECK(tok->is_special(bos));
+    CHECK(tok->token_id("definitely not a piece") == -1);
+    // Control pieces in the text become their ids only when parse_special is set.
+    const auto parsed = tok->encode("a</s>b", false, true);
+    CHECK(std::count(parsed.begin(), parsed.end(), eos) == 1);
+    const auto plain = tok->encode("a</s>b", false, false);
+    CHECK(std::count(plain.begin(), plain.end(), eos) == 0);
+    const int32_t both[] = {bos, tok->encode("hello", false, false)[0], eos};
+    CHECK(tok->decode(both, 3, true).find("<s>") == std::string::npos);
+    CHECK(tok->decode(both, 3, false).find("<s>") == 0);
+    // Pieces: '▁' reads as a space, byte pieces as their byte.
+    CHECK(tok->token_to_piece(tok->token_id("<0x41>")) == "A");
+    CHECK(tok->token_to_piece(tok->token_id("<0xE2>")) == "\xE2");
+    CHECK(tok->token_to_piece(tok->token_id("\xE2\x96\x81")) == " ");
+    // tokenizer_config.json decides BOS/EOS.
+    auto eos_tok = mola::load_spm_tokenizer(kUnitDir + "spm_tiny.model", json{{"add_bos_token", false}, {"add_eos_token", true}});
+    const auto with_eos = eos_tok->encode("hi", true, false);
+    CHECK(with_eos.back() == eos);
+    CHECK(with_eos.front() != bos);
+    // Invalid UTF-8 is replaced before SentencePiece sees it.
+    CHECK(tok->encode(std::string("a\xFF" "b"), false, false) == tok->encode("a\xEF\xBF\xBD" "b", false, false));
+}
+
+TEST_CASE("SentencePiece tokenizer: bad files", "[tokenizer]") {
+    try {
+        mola::load_spm_tokenizer("/nonexistent/tokenizer.model", json::object());
+        FAIL("no throw");
+    } catch (const Error& e) {
+        CHECK(e.status() == MOLA_ERR_IO);
+        CHECK(std::string(e.what()).find("/nonexistent/tokenizer.model") == 0);
+    }
+    TempDir dir;
+    const std::string full = read_file(kUnitDir + "spm_tiny.model");
+    for (const std::string& content : {full.substr(0, full.size() / 3), std::string("not a protobuf at all \xFF\xFF\xFF")}) {
+        const std::string p = dir.write("tokenizer.model", content);
+        try {
+            mola::load_spm_tokenizer(p, json::object());
+            FAIL("no throw");
+        } catch (const Error& e) {
+            CHECK(e.status() == MOLA_ERR_BAD_FORMAT);
+            CHECK(std::string(e.what()).find(p) == 0);
+        }
     }
 }
