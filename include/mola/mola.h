@@ -215,6 +215,131 @@ MOLA_API mola_status mola_session_get_n_ctx(const mola_session *session, size_t 
 MOLA_API mola_status mola_session_get_tokens(const mola_session *session, int32_t *out,
                                              size_t capacity, size_t *out_n);
 
+/* ---------------------------------------------------------------- tokenizer */
+
+typedef struct mola_tokenizer mola_tokenizer;
+typedef struct mola_detokenizer mola_detokenizer;
+
+/* Flags of mola_tokenizer_encode. */
+#define MOLA_TOKENIZE_ADD_SPECIAL 1u   /* add BOS/EOS as the tokenizer's config says */
+#define MOLA_TOKENIZE_PARSE_SPECIAL 2u /* special tokens written in the text become their ids */
+/* Flag of mola_tokenizer_decode and mola_detokenizer_create. */
+#define MOLA_DETOKENIZE_SKIP_SPECIAL 1u
+
+/* Loads a tokenizer on its own: a tokenizer.json (Hugging Face, BPE), a
+ * SentencePiece .model, or a directory holding either (tokenizer.json first) and
+ * optionally tokenizer_config.json. On success *out_tokenizer is the caller's;
+ * release it with mola_tokenizer_destroy. A tokenizer is immutable: any threads
+ * may use it at once. Safe from any thread. */
+MOLA_API mola_status mola_tokenizer_load(const char *path, mola_tokenizer **out_tokenizer);
+
+/* The tokenizer that was loaded with the model (from the checkpoint directory).
+ * *out_tokenizer is a new reference the caller releases with
+ * mola_tokenizer_destroy; it stays valid after the model is destroyed.
+ * MOLA_ERR_UNSUPPORTED if the checkpoint has no tokenizer. Safe from any thread. */
+MOLA_API mola_status mola_model_get_tokenizer(const mola_model *model, mola_tokenizer **out_tokenizer);
+
+/* Releases a tokenizer reference. NULL is a no-op. No other call may use this
+ * handle meanwhile. */
+MOLA_API void mola_tokenizer_destroy(mola_tokenizer *tokenizer);
+
+/* Encodes text_len bytes of UTF-8 (invalid bytes are replaced by U+FFFD, as
+ * Python's errors="replace" does) into out_ids (capacity entries; the caller's).
+ * *out_n is set to the number of ids; if capacity is short the call fails with
+ * MOLA_ERR_BUFFER_TOO_SMALL, and repeating it on the same thread with the same
+ * arguments and a large enough buffer does not encode again. flags: MOLA_TOKENIZE_*.
+ * Safe from any thread. */
+MOLA_API mola_status mola_tokenizer_encode(const mola_tokenizer *tokenizer, const char *text, size_t text_len,
+                                           uint32_t flags, int32_t *out_ids, size_t capacity, size_t *out_n);
+
+/* Decodes ids into out (capacity bytes; the caller's), NUL-terminated. *out_len is
+ * set to the text length without the NUL; MOLA_ERR_BUFFER_TOO_SMALL if capacity <
+ * *out_len + 1. flags: MOLA_DETOKENIZE_SKIP_SPECIAL. Safe from any thread. */
+MOLA_API mola_status mola_tokenizer_decode(const mola_tokenizer *tokenizer, const int32_t *ids, size_t n_ids,
+                                           uint32_t flags, char *out, size_t capacity, size_t *out_len);
+
+/* The bytes token id stands for, which may be part of a UTF-8 character: *out_piece
+ * points at *out_len bytes owned by the library, valid until the next mola call on
+ * this thread. Safe from any thread. */
+MOLA_API mola_status mola_tokenizer_token_to_piece(const mola_tokenizer *tokenizer, int32_t id,
+                                                   const char **out_piece, size_t *out_len);
+
+/* The id of the vocabulary entry or added token spelled exactly text, or -1 in
+ * *out_id if there is none. Safe from any thread. */
+MOLA_API mola_status mola_tokenizer_token_id(const mola_tokenizer *tokenizer, const char *text, int32_t *out_id);
+
+typedef struct mola_special_tokens {
+    uint32_t struct_size;  /* the caller sets sizeof(mola_special_tokens) */
+    int32_t bos, eos, pad, unk;                /* -1 where the tokenizer has none */
+    int32_t fim_begin, fim_hole, fim_end;      /* <｜fim▁begin｜> <｜fim▁hole｜> <｜fim▁end｜> */
+    int32_t user, assistant, eot;              /* <｜User｜> <｜Assistant｜> <|EOT|> */
+    int32_t think_begin, think_end;            /* <think> </think> */
+    int32_t n_vocab;                           /* the number of ids */
+} mola_special_tokens;
+
+/* The special-token ids, looked up by their text when the tokenizer was loaded
+ * (the caller sets out->struct_size first). Safe from any thread. */
+MOLA_API mola_status mola_tokenizer_get_special_tokens(const mola_tokenizer *tokenizer, mola_special_tokens *out);
+
+/* Streaming detokenization: push ids one at a time and receive text pieces that
+ * never split a UTF-8 character and together equal mola_tokenizer_decode of all
+ * ids. The detokenizer holds a tokenizer reference; release it with
+ * mola_detokenizer_destroy. One thread at a time per detokenizer. */
+MOLA_API mola_status mola_detokenizer_create(const mola_tokenizer *tokenizer, uint32_t flags,
+                                             mola_detokenizer **out_detokenizer);
+
+/* Frees the detokenizer. NULL is a no-op. */
+MOLA_API void mola_detokenizer_destroy(mola_detokenizer *detokenizer);
+
+/* Adds a token; *out_text points at the *out_len bytes it completes (possibly 0),
+ * owned by the detokenizer and valid until its next call. */
+MOLA_API mola_status mola_detokenizer_push(mola_detokenizer *detokenizer, int32_t id, const char **out_text,
+                                           size_t *out_len);
+
+/* Returns the text still held back (an unfinished character) and starts over. */
+MOLA_API mola_status mola_detokenizer_flush(mola_detokenizer *detokenizer, const char **out_text,
+                                            size_t *out_len);
+
+/* One turn of a conversation. Frozen: new fields would come with new functions. */
+typedef struct mola_chat_message {
+    const char *role;       /* "system", "user" or "assistant" */
+    const char *content;    /* UTF-8 text */
+    const char *reasoning;  /* an assistant turn's thinking text (V4 thinking mode); NULL for none */
+} mola_chat_message;
+
+/* Flags of mola_tokenizer_apply_chat. */
+#define MOLA_CHAT_ADD_GENERATION_PROMPT 1u /* end with the assistant's turn opening */
+#define MOLA_CHAT_THINKING 2u              /* thinking mode, where the format has one */
+
+/* The name of the chat format detected for this tokenizer from its config and the
+ * model's ("deepseek-v2", "deepseek-v3", "deepseek-r1", "deepseek-v3.1",
+ * "deepseek-v4"). *out_name is static. Safe from any thread. */
+MOLA_API mola_status mola_tokenizer_get_chat_format(const mola_tokenizer *tokenizer, const char **out_name);
+
+/* Renders a conversation as prompt text in a chat format: format is one of the
+ * names above, or NULL for the detected one. The text (BOS included as text where
+ * the format writes it) is encoded with MOLA_TOKENIZE_PARSE_SPECIAL and without
+ * MOLA_TOKENIZE_ADD_SPECIAL. Output as mola_tokenizer_decode: out (capacity bytes,
+ * the caller's), NUL-terminated, *out_len without the NUL, BUFFER_TOO_SMALL if
+ * short. Safe from any thread. */
+MOLA_API mola_status mola_tokenizer_apply_chat(const mola_tokenizer *tokenizer, const char *format,
+                                               const mola_chat_message *messages, size_t n_messages,
+                                               uint32_t flags, char *out, size_t capacity, size_t *out_len);
+
+typedef enum mola_fim_layout {
+    MOLA_FIM_PSM = 0, /* prefix-suffix-middle: <｜fim▁begin｜>prefix<｜fim▁hole｜>suffix<｜fim▁end｜> */
+    MOLA_FIM_SPM = 1, /* suffix-prefix-middle: <｜fim▁begin｜><｜fim▁hole｜>suffix<｜fim▁end｜>prefix */
+    MOLA_FIM_MAX_ENUM = 0x7FFFFFFF
+} mola_fim_layout;
+
+/* Builds a fill-in-the-middle prompt from the code before (prefix) and after
+ * (suffix) the cursor; path (the file's path) and context (other files, written
+ * before it) are optional (NULL). MOLA_ERR_UNSUPPORTED if the tokenizer has no
+ * FIM tokens. Output as mola_tokenizer_apply_chat. Safe from any thread. */
+MOLA_API mola_status mola_tokenizer_build_fim(const mola_tokenizer *tokenizer, int32_t layout, const char *prefix,
+                                              const char *suffix, const char *path, const char *context,
+                                              char *out, size_t capacity, size_t *out_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,9 @@
 #include "common/error.h"
 #include "engine/model.h"
 #include "mola/mola.h"
+#include "tokenizer/chat.h"
+#include "tokenizer/detokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 struct mola_model {
     std::shared_ptr<const mola::Model> model;
@@ -16,6 +19,15 @@ struct mola_model {
 
 struct mola_session {
     std::unique_ptr<mola::Session> session;
+};
+
+struct mola_tokenizer {
+    std::shared_ptr<const mola::Tokenizer> tokenizer;
+};
+
+struct mola_detokenizer {
+    std::shared_ptr<const mola::Tokenizer> tokenizer;  // keeps the decoder's tokenizer alive
+    mola::StreamDecoder decoder;
 };
 
 namespace {
@@ -63,6 +75,17 @@ T read_params(const T* given, void (*defaults)(T*), const char* what) {
         params.struct_size = sizeof(T);
     }
     return params;
+}
+
+// Copies text into the caller's buffer, NUL-terminated (the two-call idiom).
+void write_text(const char* function, const std::string& text, char* out, size_t capacity, size_t* out_len) {
+    *out_len = text.size();
+    if (!out || capacity < text.size() + 1)
+        mola::fail(MOLA_ERR_BUFFER_TOO_SMALL, std::string(function) + ": out holds " +
+                                                  std::to_string(out ? capacity : 0) + " bytes, the text needs " +
+                                                  std::to_string(text.size() + 1));
+    std::memcpy(out, text.data(), text.size());
+    out[text.size()] = '\0';
 }
 
 }  // namespace
@@ -280,6 +303,219 @@ mola_status mola_session_get_tokens(const mola_session* session, int32_t* out, s
                                                       std::to_string(out ? capacity : 0) + " tokens, the session has " +
                                                       std::to_string(tokens.size()));
         std::copy(tokens.begin(), tokens.end(), out);
+    });
+}
+
+
+mola_status mola_tokenizer_load(const char* path, mola_tokenizer** out_tokenizer) {
+    if (out_tokenizer) *out_tokenizer = nullptr;
+    return guarded([&] {
+        require(path != nullptr, "mola_tokenizer_load: path is NULL");
+        require(out_tokenizer != nullptr, "mola_tokenizer_load: out_tokenizer is NULL");
+        auto handle = std::make_unique<mola_tokenizer>();
+        handle->tokenizer = mola::Tokenizer::load(path);
+        *out_tokenizer = handle.release();
+    });
+}
+
+mola_status mola_model_get_tokenizer(const mola_model* model, mola_tokenizer** out_tokenizer) {
+    if (out_tokenizer) *out_tokenizer = nullptr;
+    return guarded([&] {
+        require(model != nullptr, "mola_model_get_tokenizer: model is NULL");
+        require(out_tokenizer != nullptr, "mola_model_get_tokenizer: out_tokenizer is NULL");
+        const auto& tokenizer = model->model->tokenizer();
+        if (!tokenizer)
+            mola::fail(MOLA_ERR_UNSUPPORTED, model->model->checkpoint().dir() +
+                                                 ": the checkpoint has no tokenizer.json or tokenizer.model");
+        *out_tokenizer = new mola_tokenizer{tokenizer};
+    });
+}
+
+void mola_tokenizer_destroy(mola_tokenizer* tokenizer) { delete tokenizer; }
+
+mola_status mola_tokenizer_encode(const mola_tokenizer* tokenizer, const char* text, size_t text_len, uint32_t flags,
+                                  int32_t* out_ids, size_t capacity, size_t* out_n) {
+    // The last result on this thread, so the size-query-then-fill idiom encodes once.
+    thread_local struct {
+        const mola::Tokenizer* tokenizer = nullptr;
+        std::string text;
+        uint32_t flags = 0;
+        std::vector<int32_t> ids;
+    } last;
+    return guarded([&] {
+        require(tokenizer != nullptr, "mola_tokenizer_encode: tokenizer is NULL");
+        require(text != nullptr || text_len == 0, "mola_tokenizer_encode: text is NULL");
+        require(out_n != nullptr, "mola_tokenizer_encode: out_n is NULL");
+        require((flags & ~(MOLA_TOKENIZE_ADD_SPECIAL | MOLA_TOKENIZE_PARSE_SPECIAL)) == 0,
+                "mola_tokenizer_encode: unknown flags");
+        const std::string_view input(text ? text : "", text_len);
+        if (last.tokenizer != tokenizer->tokenizer.get() || last.flags != flags || last.text != input) {
+            last.tokenizer = nullptr;  // invalid until the encode below succeeds
+            last.ids = tokenizer->tokenizer->encode(input, flags & MOLA_TOKENIZE_ADD_SPECIAL,
+                                                    flags & MOLA_TOKENIZE_PARSE_SPECIAL);
+            last.text.assign(input);
+            last.flags = flags;
+            last.tokenizer = tokenizer->tokenizer.get();
+        }
+        *out_n = last.ids.size();
+        if (capacity < last.ids.size() || (!out_ids && !last.ids.empty()))
+            mola::fail(MOLA_ERR_BUFFER_TOO_SMALL, "mola_tokenizer_encode: out_ids holds " +
+                                                      std::to_string(out_ids ? capacity : 0) + " ids, the text has " +
+                                                      std::to_string(last.ids.size()));
+        std::copy(last.ids.begin(), last.ids.end(), out_ids);
+    });
+}
+
+mola_status mola_tokenizer_decode(const mola_tokenizer* tokenizer, const int32_t* ids, size_t n_ids, uint32_t flags,
+                                  char* out, size_t capacity, size_t* out_len) {
+    return guarded([&] {
+        require(tokenizer != nullptr, "mola_tokenizer_decode: tokenizer is NULL");
+        require(ids != nullptr || n_ids == 0, "mola_tokenizer_decode: ids is NULL");
+        require(out_len != nullptr, "mola_tokenizer_decode: out_len is NULL");
+        require((flags & ~MOLA_DETOKENIZE_SKIP_SPECIAL) == 0, "mola_tokenizer_decode: unknown flags");
+        const int32_t n_vocab = tokenizer->tokenizer->n_vocab();
+        for (size_t i = 0; i < n_ids; ++i)
+            if (ids[i] < 0 || ids[i] >= n_vocab)
+                mola::fail(MOLA_ERR_INVALID_ARG, "mola_tokenizer_decode: ids[" + std::to_string(i) + "] is " +
+                                                     std::to_string(ids[i]) + ", outside the vocabulary [0, " +
+                                                     std::to_string(n_vocab) + ")");
+        write_text("mola_tokenizer_decode", tokenizer->tokenizer->decode(ids, n_ids, flags & MOLA_DETOKENIZE_SKIP_SPECIAL),
+                   out, capacity, out_len);
+    });
+}
+
+mola_status mola_tokenizer_token_to_piece(const mola_tokenizer* tokenizer, int32_t id, const char** out_piece,
+                                          size_t* out_len) {
+    thread_local std::string piece;
+    return guarded([&] {
+        require(tokenizer != nullptr && out_piece != nullptr && out_len != nullptr,
+                "mola_tokenizer_token_to_piece: NULL argument");
+        require(id >= 0 && id < tokenizer->tokenizer->n_vocab(), "mola_tokenizer_token_to_piece: id outside the vocabulary");
+        piece = tokenizer->tokenizer->token_to_piece(id);
+        *out_piece = piece.c_str();
+        *out_len = piece.size();
+    });
+}
+
+mola_status mola_tokenizer_token_id(const mola_tokenizer* tokenizer, const char* text, int32_t* out_id) {
+    return guarded([&] {
+        require(tokenizer != nullptr && text != nullptr && out_id != nullptr, "mola_tokenizer_token_id: NULL argument");
+        *out_id = tokenizer->tokenizer->token_id(text);
+    });
+}
+
+mola_status mola_tokenizer_get_special_tokens(const mola_tokenizer* tokenizer, mola_special_tokens* out) {
+    return guarded([&] {
+        require(tokenizer != nullptr && out != nullptr, "mola_tokenizer_get_special_tokens: NULL argument");
+        require(out->struct_size >= sizeof(uint32_t) && out->struct_size <= 4096,
+                "mola_tokenizer_get_special_tokens: set out->struct_size to sizeof(mola_special_tokens) first");
+        const mola::SpecialTokens& s = tokenizer->tokenizer->special();
+        mola_special_tokens full;
+        full.struct_size = sizeof(full);
+        full.bos = s.bos;
+        full.eos = s.eos;
+        full.pad = s.pad;
+        full.unk = s.unk;
+        full.fim_begin = s.fim_begin;
+        full.fim_hole = s.fim_hole;
+        full.fim_end = s.fim_end;
+        full.user = s.user;
+        full.assistant = s.assistant;
+        full.eot = s.eot;
+        full.think_begin = s.think_begin;
+        full.think_end = s.think_end;
+        full.n_vocab = tokenizer->tokenizer->n_vocab();
+        const uint32_t size = std::min<uint32_t>(out->struct_size, sizeof(full));
+        std::memcpy(out, &full, size);
+        out->struct_size = size;
+    });
+}
+
+mola_status mola_detokenizer_create(const mola_tokenizer* tokenizer, uint32_t flags,
+                                    mola_detokenizer** out_detokenizer) {
+    if (out_detokenizer) *out_detokenizer = nullptr;
+    return guarded([&] {
+        require(tokenizer != nullptr && out_detokenizer != nullptr, "mola_detokenizer_create: NULL argument");
+        require((flags & ~MOLA_DETOKENIZE_SKIP_SPECIAL) == 0, "mola_detokenizer_create: unknown flags");
+        *out_detokenizer = new mola_detokenizer{
+            tokenizer->tokenizer, mola::StreamDecoder(*tokenizer->tokenizer, flags & MOLA_DETOKENIZE_SKIP_SPECIAL)};
+    });
+}
+
+void mola_detokenizer_destroy(mola_detokenizer* detokenizer) { delete detokenizer; }
+
+mola_status mola_detokenizer_push(mola_detokenizer* detokenizer, int32_t id, const char** out_text, size_t* out_len) {
+    return guarded([&] {
+        require(detokenizer != nullptr && out_text != nullptr && out_len != nullptr,
+                "mola_detokenizer_push: NULL argument");
+        require(id >= 0 && id < detokenizer->tokenizer->n_vocab(), "mola_detokenizer_push: id outside the vocabulary");
+        const std::string& text = detokenizer->decoder.push(id);
+        *out_text = text.c_str();
+        *out_len = text.size();
+    });
+}
+
+mola_status mola_detokenizer_flush(mola_detokenizer* detokenizer, const char** out_text, size_t* out_len) {
+    return guarded([&] {
+        require(detokenizer != nullptr && out_text != nullptr && out_len != nullptr,
+                "mola_detokenizer_flush: NULL argument");
+        const std::string& text = detokenizer->decoder.flush();
+        *out_text = text.c_str();
+        *out_len = text.size();
+    });
+}
+
+
+mola_status mola_tokenizer_get_chat_format(const mola_tokenizer* tokenizer, const char** out_name) {
+    return guarded([&] {
+        require(tokenizer != nullptr && out_name != nullptr, "mola_tokenizer_get_chat_format: NULL argument");
+        const mola::Tokenizer& t = *tokenizer->tokenizer;
+        *out_name = mola::chat_format_name(mola::detect_chat_format(t.model_config(), t.config()));
+    });
+}
+
+mola_status mola_tokenizer_apply_chat(const mola_tokenizer* tokenizer, const char* format,
+                                      const mola_chat_message* messages, size_t n_messages, uint32_t flags, char* out,
+                                      size_t capacity, size_t* out_len) {
+    return guarded([&] {
+        require(tokenizer != nullptr && out_len != nullptr, "mola_tokenizer_apply_chat: NULL argument");
+        require(messages != nullptr || n_messages == 0, "mola_tokenizer_apply_chat: messages is NULL");
+        require((flags & ~(MOLA_CHAT_ADD_GENERATION_PROMPT | MOLA_CHAT_THINKING)) == 0,
+                "mola_tokenizer_apply_chat: unknown flags");
+        const mola::Tokenizer& t = *tokenizer->tokenizer;
+        std::vector<mola::ChatMessage> turns(n_messages);
+        for (size_t i = 0; i < n_messages; ++i) {
+            if (!messages[i].role || !messages[i].content)
+                mola::fail(MOLA_ERR_INVALID_ARG, "mola_tokenizer_apply_chat: messages[" + std::to_string(i) +
+                                                     "] has a NULL role or content");
+            turns[i] = {messages[i].role, messages[i].content, messages[i].reasoning ? messages[i].reasoning : ""};
+        }
+        const mola::ChatFormat f =
+            format ? mola::chat_format_from_name(format) : mola::detect_chat_format(t.model_config(), t.config());
+        const std::string bos = t.special().bos >= 0 ? t.token_text(t.special().bos) : std::string();
+        write_text("mola_tokenizer_apply_chat",
+                   mola::apply_chat_format(f, turns, flags & MOLA_CHAT_ADD_GENERATION_PROMPT, flags & MOLA_CHAT_THINKING,
+                                           bos),
+                   out, capacity, out_len);
+    });
+}
+
+mola_status mola_tokenizer_build_fim(const mola_tokenizer* tokenizer, int32_t layout, const char* prefix,
+                                     const char* suffix, const char* path, const char* context, char* out,
+                                     size_t capacity, size_t* out_len) {
+    return guarded([&] {
+        require(tokenizer != nullptr && out_len != nullptr, "mola_tokenizer_build_fim: NULL argument");
+        require(prefix != nullptr && suffix != nullptr, "mola_tokenizer_build_fim: prefix or suffix is NULL");
+        require(layout == MOLA_FIM_PSM || layout == MOLA_FIM_SPM, "mola_tokenizer_build_fim: layout is not a mola_fim_layout");
+        const mola::Tokenizer& t = *tokenizer->tokenizer;
+        const mola::SpecialTokens& s = t.special();
+        auto text = [&](int32_t id) { return id >= 0 ? t.token_text(id) : std::string(); };
+        mola::FimRequest request{prefix, suffix, path ? path : "", context ? context : ""};
+        write_text("mola_tokenizer_build_fim",
+                   mola::build_fim_prompt({text(s.fim_begin), text(s.fim_hole), text(s.fim_end)},
+                                          layout == MOLA_FIM_SPM ? mola::FimLayout::SPM : mola::FimLayout::PSM, request,
+                                          t.path()),
+                   out, capacity, out_len);
     });
 }
 

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 
+#include <sys/stat.h>
+
 #include "common/error.h"
 
 namespace mola {
@@ -56,6 +58,9 @@ Model::Model(const std::string& dir, const ModelOptions& options) : mla_mode_(op
     });
     config_ = parse_deepseek_config(checkpoint_->config(), checkpoint_->config_path());
     weights_ = bind_weights(config_, *checkpoint_);
+    struct stat st;
+    if (::stat((dir + "/tokenizer.json").c_str(), &st) == 0 || ::stat((dir + "/tokenizer.model").c_str(), &st) == 0)
+        tokenizer_ = Tokenizer::load(dir);
     if (options.backend != "auto" && options.backend != "cpu")
         fail(MOLA_ERR_UNSUPPORTED, "backend \"" + options.backend + "\" is not available (auto, cpu)");
     backend_ = make_cpu_backend(options.n_threads);

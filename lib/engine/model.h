@@ -13,6 +13,7 @@
 #include "engine/config.h"
 #include "engine/weights.h"
 #include "format/safetensors.h"
+#include "tokenizer/tokenizer.h"
 
 namespace mola {
 
@@ -36,6 +37,9 @@ public:
     MlaMode mla_mode() const { return mla_mode_; }
     const std::vector<float>& rope_theta() const { return rope_theta_; }
     const RoutingRule& routing() const { return routing_; }
+    // The checkpoint's tokenizer (tokenizer.json or tokenizer.model beside the
+    // weights), or null when the directory has none.
+    const std::shared_ptr<const Tokenizer>& tokenizer() const { return tokenizer_; }
     float softmax_scale() const { return softmax_scale_; }
     // Latent-cache bytes per token over all layers.
     uint64_t kv_bytes_per_token() const;
@@ -47,6 +51,7 @@ private:
     DeepSeekConfig config_;
     ModelWeights weights_;
     std::unique_ptr<Backend> backend_;
+    std::shared_ptr<const Tokenizer> tokenizer_;
     MlaMode mla_mode_;
     std::vector<float> rope_theta_;  // YaRN-corrected frequency of each rope pair (spec §4.1)
     RoutingRule routing_;

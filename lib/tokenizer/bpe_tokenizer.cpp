@@ -1408,8 +1408,12 @@ void BpeTokenizer::load(const json& root) {
     };
     post(root.value("post_processor", json()));
     // transformers' Llama-style fast tokenizers rebuild the template from
-    // add_bos_token / add_eos_token in tokenizer_config.json.
-    if (config_.contains("add_bos_token") || config_.contains("add_eos_token")) {
+    // add_bos_token / add_eos_token in tokenizer_config.json; other classes
+    // (PreTrainedTokenizerFast) keep the file's post_processor.
+    const std::string tokenizer_class = config_.value("tokenizer_class", std::string());
+    const bool llama_style = tokenizer_class.rfind("LlamaTokenizer", 0) == 0 ||
+                             tokenizer_class.rfind("CodeLlamaTokenizer", 0) == 0;
+    if (llama_style && (config_.contains("add_bos_token") || config_.contains("add_eos_token"))) {
         post_prefix_.clear();
         post_suffix_.clear();
         auto id_of = [&](const char* key) -> int32_t {

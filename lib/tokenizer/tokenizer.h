@@ -59,6 +59,9 @@ public:
     const SpecialTokens& special() const { return special_; }
     // tokenizer_config.json, or an empty object.
     const nlohmann::json& config() const { return config_; }
+    // The config.json beside the tokenizer (a checkpoint directory's), or an empty
+    // object; chat-format detection reads it.
+    const nlohmann::json& model_config() const { return model_config_; }
     // "bpe" or "spm".
     virtual const char* kind() const = 0;
     const std::string& path() const { return path_; }
@@ -66,6 +69,7 @@ public:
 protected:
     SpecialTokens special_;
     nlohmann::json config_ = nlohmann::json::object();
+    nlohmann::json model_config_ = nlohmann::json::object();
     std::string path_;
 };
 

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iostream>
+#include <iterator>
 #include <map>
 #include <random>
 #include <sstream>
@@ -26,6 +28,9 @@ const char* kUsage =
     "  generate MODEL --tokens \"1 2 3\" -n N  continue greedily and print the token ids\n"
     "  bench MODEL [--prompt-tokens N] [--gen-tokens M] [--json]\n"
     "                                      prefill and decode speed, weight bytes per token, GB/s\n"
+    "  tokenize [MODEL] [--tokenizer PATH] [--text T | --text-file F] [--ids] [--no-special] [--bench]\n"
+    "                                      text (default: stdin) to token ids and pieces; --ids prints only\n"
+    "                                      the ids; --bench prints encode throughput as JSON\n"
     "\n"
     "common options:\n"
     "  --threads T        compute threads (default: all cores)\n"
@@ -38,7 +43,8 @@ struct UsageError : std::runtime_error {
 };
 
 struct Args {
-    std::string command, model, tokens, out;
+    std::string command, model, tokens, out, tokenizer, text, text_file;
+    bool have_text = false, ids_only = false, no_special = false, bench = false;
     int threads = 0, n = 16, prompt_tokens = 512, gen_tokens = 128, ctx = 0;
     bool json = false;
     mola_mla_mode mla = MOLA_MLA_AUTO;
@@ -80,6 +86,19 @@ Args parse_args(int argc, char** argv) {
             a.ctx = parse_int(arg, value());
         else if (arg == "--json")
             a.json = true;
+        else if (arg == "--tokenizer")
+            a.tokenizer = value();
+        else if (arg == "--text") {
+            a.text = value();
+            a.have_text = true;
+        } else if (arg == "--text-file")
+            a.text_file = value();
+        else if (arg == "--ids")
+            a.ids_only = true;
+        else if (arg == "--no-special")
+            a.no_special = true;
+        else if (arg == "--bench")
+            a.bench = true;
         else if (arg == "--mla") {
             const std::string m = value();
             if (m == "auto")
@@ -95,9 +114,12 @@ Args parse_args(int argc, char** argv) {
         else
             positional.push_back(arg);
     }
-    if (positional.size() != 2) throw UsageError("expected a command and a model directory");
+    if (positional.empty()) throw UsageError("expected a command");
     a.command = positional[0];
-    a.model = positional[1];
+    const bool model_optional = a.command == "tokenize" && !a.tokenizer.empty();
+    if (positional.size() > 2 || (positional.size() < 2 && !model_optional))
+        throw UsageError("expected a command and a model directory");
+    if (positional.size() == 2) a.model = positional[1];
     return a;
 }
 
@@ -271,6 +293,61 @@ int cmd_bench(const Args& a) {
     return 0;
 }
 
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A piece made printable: control bytes and bytes of unfinished characters escaped.
+std::string printable(const std::string& piece) {
+    std::string out;
+    for (unsigned char c : piece) {
+        if (c == '\n')
+            out += "\\n";
+        else if (c == '\t')
+            out += "\\t";
+        else if (c < 0x20 || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else
+            out += char(c);
+    }
+    return out;
+}
+
+int cmd_tokenize(const Args& a) {
+    using clock = std::chrono::steady_clock;
+    const std::string text = a.have_text ? a.text
+                             : !a.text_file.empty()
+                                 ? read_file(a.text_file)
+                                 : std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    mola::Tokenizer tokenizer = a.tokenizer.empty() ? mola::Tokenizer(load(a)) : mola::Tokenizer(a.tokenizer);
+    if (a.bench) {
+        // Single-threaded encode throughput, best of three runs.
+        double best = 1e30;
+        size_t n_ids = 0;
+        for (int run = 0; run < 3; ++run) {
+            const auto t0 = clock::now();
+            n_ids = tokenizer.encode(text, !a.no_special).size();
+            best = std::min(best, std::chrono::duration<double>(clock::now() - t0).count());
+        }
+        std::printf("{\"bytes\": %zu, \"seconds\": %.6f, \"n_ids\": %zu, \"MB_per_s\": %.3f}\n", text.size(), best,
+                    n_ids, double(text.size()) / best / 1e6);
+        return 0;
+    }
+    const std::vector<int32_t> ids = tokenizer.encode(text, !a.no_special);
+    for (size_t i = 0; i < ids.size(); ++i) {
+        if (a.ids_only)
+            std::printf("%s%d", i ? " " : "", ids[i]);
+        else
+            std::printf("%d\t%s\n", ids[i], printable(tokenizer.token_to_piece(ids[i])).c_str());
+    }
+    if (a.ids_only) std::printf("\n");
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -288,6 +365,7 @@ int main(int argc, char** argv) {
         if (a.command == "logits") return cmd_logits(a);
         if (a.command == "generate") return cmd_generate(a);
         if (a.command == "bench") return cmd_bench(a);
+        if (a.command == "tokenize") return cmd_tokenize(a);
         throw UsageError("unknown command '" + a.command + "'");
     } catch (const UsageError& e) {
         std::fprintf(stderr, "mola: %s\n\n%s", e.what(), kUsage);
