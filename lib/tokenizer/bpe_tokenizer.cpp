@@ -6,6 +6,7 @@
 // `\s` is Unicode White_Space).
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -248,35 +249,185 @@ MatchScratch& match_scratch() {
     return scratch;
 }
 
-// Rewrites \s and \S to Unicode White_Space (Oniguruma's \s), which PCRE2's UCP \s
-// is not quite (it adds U+180E).
-std::string onig_compatible(const std::string& p) {
-    static const char* kSpace = "\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}";
+// ---------------------------------------------------------------------------
+// Oniguruma-compatible property classes.
+//
+// HF tokenizers runs regexes on Oniguruma, whose Unicode tables are newer than those
+// of the PCRE2 we link (10.42: Unicode 14), and whose escapes differ (\s is
+// White_Space without U+180E, \w is not PCRE2's, \h is a hex digit). Every property
+// escape is therefore rewritten into explicit code-point ranges probed from the
+// tokenizers library (tools/make_unicode_classes.py -> unicode_classes.inc).
+
+namespace uprops {
+#include "tokenizer/unicode_classes.inc"
+}
+
+using CpRanges = std::vector<std::pair<uint32_t, uint32_t>>;
+
+void merge_ranges(CpRanges& r) {
+    std::sort(r.begin(), r.end());
+    size_t n = 0;
+    for (const auto& x : r) {
+        if (n && x.first <= r[n - 1].second + 1) {
+            r[n - 1].second = std::max(r[n - 1].second, x.second);
+        } else {
+            r[n++] = x;
+        }
+    }
+    r.resize(n);
+}
+
+CpRanges complement_ranges(const CpRanges& r) {  // r merged
+    CpRanges out;
+    uint32_t next = 0;
+    for (const auto& x : r) {
+        if (x.first > next) out.emplace_back(next, x.first - 1);
+        next = x.second + 1;
+    }
+    if (next <= 0x10FFFF) out.emplace_back(next, 0x10FFFF);
+    return out;
+}
+
+// Oniguruma's property-name matching: case, '_', '-' and ' ' are ignored.
+std::string normalize_property(std::string_view n) {
     std::string out;
+    for (char c : n) {
+        if (c == '_' || c == '-' || c == ' ') continue;
+        out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+    }
+    return out;
+}
+
+// The merged ranges for a property name (short or long, any case) or an escape
+// ("\\s", "\\d", "\\w", "\\h"); nullptr when the table does not have it.
+const CpRanges* property_ranges(std::string_view name) {
+    static const std::unordered_map<std::string, CpRanges> table = [] {
+        std::unordered_map<std::string, CpRanges> t;
+        for (const auto& leaf : uprops::kUnicodeLeaves) {
+            CpRanges r;
+            for (unsigned i = 0; i < leaf.count; ++i)
+                r.emplace_back(uprops::kUnicodeRanges[leaf.first + i][0], uprops::kUnicodeRanges[leaf.first + i][1]);
+            t[normalize_property(leaf.name)] = std::move(r);
+        }
+        for (const auto& u : uprops::kUnicodeUnions) {  // parts precede the unions using them
+            CpRanges r;
+            std::istringstream parts(u.parts);
+            std::string part;
+            while (parts >> part) {
+                const CpRanges& p = t.at(normalize_property(part));
+                r.insert(r.end(), p.begin(), p.end());
+            }
+            merge_ranges(r);
+            t[u.name[0] == '\\' ? std::string(u.name) : normalize_property(u.name)] = std::move(r);
+        }
+        for (const auto& a : uprops::kUnicodeAliases) t[a.alias] = t.at(normalize_property(a.name));
+        return t;
+    }();
+    const auto it = table.find(name.size() == 2 && name[0] == '\\' ? std::string(name) : normalize_property(name));
+    return it == table.end() ? nullptr : &it->second;
+}
+
+void append_ranges(std::string& out, const CpRanges& r) {
+    char buf[40];
+    for (const auto& x : r) {
+        if (x.first == x.second)
+            std::snprintf(buf, sizeof buf, "\\x{%X}", x.first);
+        else
+            std::snprintf(buf, sizeof buf, "\\x{%X}-\\x{%X}", x.first, x.second);
+        out += buf;
+    }
+}
+
+// Rewrites a tokenizer.json regex (Oniguruma syntax) for PCRE2: \p{X} \P{X} \p{^X}
+// (\pX too), \s \S \d \D \w \W \h \H become explicit code-point ranges, outside a
+// character class as a class of their own, inside one merged into it (complemented
+// for the negated forms). Property names the table lacks (scripts, say) are left
+// to PCRE2, which knows them with its own (older) tables or rejects the pattern.
+std::string onig_compatible(const std::string& p) {
+    // A class of ranges would case-fold under (?i); Oniguruma does not fold a bare \p{X}.
+    bool caseless = false;
+    for (size_t i = 0; i + 2 < p.size(); ++i) {
+        if (p[i] != '(' || p[i + 1] != '?') continue;
+        for (size_t k = i + 2; k < p.size() && (std::isalpha(static_cast<unsigned char>(p[k])) || p[k] == '-'); ++k)
+            if (p[k] == 'i') caseless = true;
+    }
+    std::string out;
+    out.reserve(p.size());
     bool in_class = false;
+    CpRanges acc;  // property ranges of the current class
     for (size_t i = 0; i < p.size(); ++i) {
         const char c = p[i];
         if (c == '\\' && i + 1 < p.size()) {
             const char d = p[i + 1];
-            if (d == 's') {
-                out += in_class ? std::string(kSpace) : "[" + std::string(kSpace) + "]";
-            } else if (d == 'S' && !in_class) {
-                out += "[^" + std::string(kSpace) + "]";
-            } else {
+            const CpRanges* set = nullptr;
+            bool neg = false;
+            size_t end = i + 2;  // one past the escape
+            if (std::strchr("sSdDwWhH", d)) {
+                const char lower = static_cast<char>(d | 0x20);
+                set = property_ranges(std::string("\\") + lower);
+                neg = d != lower;
+            } else if (d == 'p' || d == 'P') {
+                std::string_view name;
+                if (i + 2 < p.size() && p[i + 2] == '{') {
+                    const size_t close = p.find('}', i + 3);
+                    if (close != std::string::npos) {
+                        name = std::string_view(p).substr(i + 3, close - i - 3);
+                        end = close + 1;
+                    }
+                } else if (i + 2 < p.size()) {
+                    name = std::string_view(p).substr(i + 2, 1);
+                    end = i + 3;
+                }
+                neg = d == 'P';
+                if (!name.empty() && name[0] == '^') {
+                    neg = !neg;
+                    name.remove_prefix(1);
+                }
+                if (!name.empty()) set = property_ranges(name);
+            }
+            if (!set) {  // any other escape: copied as is
                 out += c;
                 out += d;
+                ++i;
+                continue;
             }
-            ++i;
+            if (in_class) {
+                if (neg) {
+                    const CpRanges inv = complement_ranges(*set);
+                    acc.insert(acc.end(), inv.begin(), inv.end());
+                } else {
+                    acc.insert(acc.end(), set->begin(), set->end());
+                }
+            } else {
+                out += caseless ? "(?-i:[" : "[";
+                if (neg) out += '^';
+                append_ranges(out, *set);
+                out += caseless ? "])" : "]";
+            }
+            i = end - 1;
             continue;
         }
         if (!in_class && c == '[') {
             in_class = true;
+            acc.clear();
             out += c;
             if (i + 1 < p.size() && p[i + 1] == '^') { out += '^'; ++i; }
             if (i + 1 < p.size() && p[i + 1] == ']') { out += ']'; ++i; }  // literal ] first
             continue;
         }
-        if (in_class && c == ']') in_class = false;
+        if (in_class && c == '[' && i + 1 < p.size() && p[i + 1] == ':') {  // POSIX [:name:], left to PCRE2
+            const size_t close = p.find(":]", i + 2);
+            if (close != std::string::npos) {
+                out.append(p, i, close + 2 - i);
+                i = close + 1;
+                continue;
+            }
+        }
+        if (in_class && c == ']') {
+            in_class = false;
+            merge_ranges(acc);
+            append_ranges(out, acc);
+        }
         out += c;
     }
     return out;
