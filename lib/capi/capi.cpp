@@ -335,7 +335,8 @@ void mola_tokenizer_destroy(mola_tokenizer* tokenizer) { delete tokenizer; }
 
 mola_status mola_tokenizer_encode(const mola_tokenizer* tokenizer, const char* text, size_t text_len, uint32_t flags,
                                   int32_t* out_ids, size_t capacity, size_t* out_n) {
-    // The last result on this thread, so the size-query-then-fill idiom encodes once.
+    // A result the caller's buffer was too small for, kept on this thread until it
+    // is delivered, so the size-query-then-fill idiom encodes once.
     thread_local struct {
         const mola::Tokenizer* tokenizer = nullptr;
         std::string text;
@@ -363,6 +364,10 @@ mola_status mola_tokenizer_encode(const mola_tokenizer* tokenizer, const char* t
                                                       std::to_string(out_ids ? capacity : 0) + " ids, the text has " +
                                                       std::to_string(last.ids.size()));
         std::copy(last.ids.begin(), last.ids.end(), out_ids);
+        // Delivered: forget it, so a later identical call encodes afresh.
+        last.tokenizer = nullptr;
+        std::string().swap(last.text);
+        std::vector<int32_t>().swap(last.ids);
     });
 }
 
