@@ -11,7 +11,7 @@
               tests/data/tokenizers/expected.json: adversarial.txt + system files
               that exist on this machine).
 --mola        the mola CLI.  For each file the script runs
-                  mola tokenize --tokenizer PATH --text-file F --bench
+                  mola tokenize --tokenizer PATH --text-file F --bench --no-special
               and expects one JSON line on stdout:
                   {"bytes": <int>, "seconds": <float>, "n_ids": <int>}
               (seconds = encode time only, best of the CLI's own repeats if any).
@@ -96,7 +96,7 @@ def bench_mola(mola, tok, path, timeout):
     if not mola or not os.path.isfile(mola) or not os.access(mola, os.X_OK):
         return None, 'no mola binary'
     try:
-        r = subprocess.run([mola, 'tokenize', '--tokenizer', tok, '--text-file', path, '--bench'],
+        r = subprocess.run([mola, 'tokenize', '--tokenizer', tok, '--text-file', path, '--bench', '--no-special'],
                            capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as e:
         return None, str(e)
