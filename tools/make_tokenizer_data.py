@@ -725,6 +725,13 @@ def check(out):
     corpus_all = corpus_entries_from_expected(out, exp)
     specs = tokenizer_specs(out)
     bad = 0
+    import sentencepiece
+    spm_version = exp.get('libraries', {}).get('sentencepiece')
+    if sentencepiece.__version__ != spm_version:
+        # SentencePiece's segmentation changes between versions (see the docstring);
+        # its entries can only be checked with the version mola links.
+        print('SKIP spm entries: sentencepiece %s here, the reference is %s' % (sentencepiece.__version__, spm_version))
+        specs = [s for s in specs if s['kind'] != 'spm']
     for s in specs:
         e = exp['tokenizers'].get(s['name'])
         if e is None:
