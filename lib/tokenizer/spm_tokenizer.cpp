@@ -15,10 +15,6 @@
 
 namespace mola {
 
-// Defined in bpe_tokenizer.cpp: replaces invalid UTF-8 as Python's
-// bytes.decode('utf-8', errors='replace') does; false when the text was valid.
-bool tokenizer_sanitize_utf8(std::string_view text, std::string& out);
-
 namespace {
 
 class SpmTokenizer final : public Tokenizer {

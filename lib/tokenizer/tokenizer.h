@@ -75,6 +75,10 @@ protected:
 
 // Hugging Face tokenizer.json (BPE model). Defined in bpe_tokenizer.cpp.
 std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& json_path, const nlohmann::json& config);
+// Replaces each maximal invalid UTF-8 subpart with U+FFFD, as Python's
+// bytes.decode('utf-8', errors='replace') does; returns false (out untouched) when
+// the text is valid UTF-8. Defined in bpe_tokenizer.cpp.
+bool tokenizer_sanitize_utf8(std::string_view text, std::string& out);
 // SentencePiece .model. Defined in spm_tokenizer.cpp.
 std::unique_ptr<Tokenizer> load_spm_tokenizer(const std::string& model_path, const nlohmann::json& config);
 
