@@ -77,6 +77,15 @@ T read_params(const T* given, void (*defaults)(T*), const char* what) {
     return params;
 }
 
+// Copies an output struct into the caller's, no more bytes than both sides know;
+// struct_size then says how many were written.
+template <typename T>
+void write_struct(const T& full, T* out) {
+    const uint32_t size = std::min<uint32_t>(out->struct_size, sizeof(full));
+    std::memcpy(out, &full, size);
+    out->struct_size = size;
+}
+
 // Copies text into the caller's buffer, NUL-terminated (the two-call idiom).
 void write_text(const char* function, const std::string& text, char* out, size_t capacity, size_t* out_len) {
     *out_len = text.size();
@@ -197,9 +206,7 @@ mola_status mola_model_get_info(const mola_model* model, mola_model_info* info) 
         full.weight_bytes = w.weight_bytes;
         full.kv_bytes_per_token = model->model->kv_bytes_per_token();
         full.decode_bytes_per_token = model->model->weight_bytes_per_token();
-        const uint32_t size = std::min<uint32_t>(info->struct_size, sizeof(full));
-        std::memcpy(info, &full, size);
-        info->struct_size = size;
+        write_struct(full, info);
     });
 }
 
@@ -430,9 +437,7 @@ mola_status mola_tokenizer_get_special_tokens(const mola_tokenizer* tokenizer, m
         full.think_begin = s.think_begin;
         full.think_end = s.think_end;
         full.n_vocab = tokenizer->tokenizer->n_vocab();
-        const uint32_t size = std::min<uint32_t>(out->struct_size, sizeof(full));
-        std::memcpy(out, &full, size);
-        out->struct_size = size;
+        write_struct(full, out);
     });
 }
 
