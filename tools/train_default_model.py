@@ -153,10 +153,10 @@ def train_tokenizer(train_docs, vocab_size, out_dir):
         [pre_tokenizers.Split(Regex(r), behavior="isolated", invert=False) for r in V3_SPLITS]
         + [pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=False)])
     tok.decoder = decoders.ByteLevel()
-    set_post_processor(tok)
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIALS, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), min_frequency=2)
     tok.train_from_iterator((t for _, t in train_docs), trainer=trainer)
+    set_post_processor(tok)  # after training: the BOS id exists only once the vocabulary does
     os.makedirs(out_dir, exist_ok=True)
     tok.save(os.path.join(out_dir, "tokenizer.json"))
     write_tokenizer_config(out_dir)
@@ -337,6 +337,7 @@ def export(out_dir, model, cfg, tok_dir, training_info):
         else:
             tensors[k] = v.to(torch.bfloat16).contiguous()
     save_file(tensors, os.path.join(out_dir, "model.safetensors"), metadata={"format": "pt"})
+    os.chmod(os.path.join(out_dir, "model.safetensors"), 0o644)  # save_file writes 0600
     c = cfg.to_dict()
     c["architectures"] = ["DeepseekV3ForCausalLM"]
     c["model_type"] = "deepseek_v3"

@@ -215,6 +215,130 @@ MOLA_API mola_status mola_session_get_n_ctx(const mola_session *session, size_t 
 MOLA_API mola_status mola_session_get_tokens(const mola_session *session, int32_t *out,
                                              size_t capacity, size_t *out_n);
 
+/* ---------------------------------------------------------------- sampling */
+
+/* A bias added to one token's logit before sampling; -INFINITY bans the token. */
+typedef struct mola_logit_bias {
+    int32_t token;
+    float bias;
+} mola_logit_bias;
+
+/* The sampler chain, applied in this order: logit bias; repetition, frequency and
+ * presence penalties over the last penalty_window tokens of the session; then
+ * greedy argmax if temperature <= 0, else top-k, softmax at temperature, top-p,
+ * min-p, and a draw from a splitmix64 generator seeded with seed. The same seed,
+ * params and tokens give the same result on every run, machine and API. */
+typedef struct mola_sampler_params {
+    uint32_t struct_size;           /* sizeof(mola_sampler_params), set by the default getter */
+    float temperature;              /* <= 0: greedy. Default 0.8 */
+    int32_t top_k;                  /* keep the k most likely; 0: off. Default 40 */
+    float top_p;                    /* nucleus mass in (0, 1]; 1: off. Default 0.95 */
+    float min_p;                    /* drop p < min_p * max p, in [0, 1]; 0: off. Default 0.05 */
+    float repeat_penalty;           /* > 0; 1: off (default) */
+    float presence_penalty;         /* subtracted once per seen token; 0: off (default) */
+    float frequency_penalty;        /* subtracted per occurrence; 0: off (default) */
+    int32_t penalty_window;         /* last N tokens penalized; -1: all; 0: none. Default 64 */
+    uint64_t seed;                  /* default 0 (a valid seed) */
+    const mola_logit_bias *logit_bias; /* n_logit_bias entries, copied; NULL for none */
+    size_t n_logit_bias;
+} mola_sampler_params;
+
+/* Fills *params with defaults and sets struct_size. Always safe. */
+MOLA_API void mola_sampler_params_default(mola_sampler_params *params);
+
+typedef struct mola_sampler mola_sampler;
+
+/* A sampler for callers that drive decoding themselves. params (NULL for defaults)
+ * is validated against n_vocab and copied. Release with mola_sampler_destroy. One
+ * thread at a time per sampler. */
+MOLA_API mola_status mola_sampler_create(const mola_sampler_params *params, int32_t n_vocab,
+                                         mola_sampler **out_sampler);
+
+/* Frees the sampler. NULL is a no-op. */
+MOLA_API void mola_sampler_destroy(mola_sampler *sampler);
+
+/* Samples the next token from the session's current logits, penalizing from the
+ * session's tokens. Does not append the token. MOLA_ERR_MISUSE if the session has
+ * no logits. One thread at a time per sampler and per session. */
+MOLA_API mola_status mola_sampler_sample(mola_sampler *sampler, mola_session *session, int32_t *out_token);
+
+/* Restarts the sampler's random sequence from seed. */
+MOLA_API mola_status mola_sampler_reset(mola_sampler *sampler, uint64_t seed);
+
+/* ---------------------------------------------------------------- generation */
+
+typedef enum mola_finish_reason {
+    MOLA_FINISH_NONE = 0,       /* not finished (never returned by a successful call) */
+    MOLA_FINISH_EOS = 1,        /* the model produced an end-of-sequence token */
+    MOLA_FINISH_STOP = 2,       /* the text reached one of the stop strings */
+    MOLA_FINISH_LENGTH = 3,     /* max_tokens were generated, or the session filled n_ctx */
+    MOLA_FINISH_CANCELLED = 4,  /* mola_session_cancel, or the stream callback returned non-zero */
+    MOLA_FINISH_MAX_ENUM = 0x7FFFFFFF
+} mola_finish_reason;
+
+/* Receives generated text as it becomes final. text (text_len bytes, not
+ * NUL-terminated, owned by the library and valid during the call) never splits a
+ * UTF-8 character and never contains stop-string text; it may be empty while text
+ * is held back (an unfinished character, or a possible start of a stop string).
+ * tokens are the n_tokens tokens sampled since the previous call (usually one;
+ * zero on a final call that releases held-back text); an end-of-sequence token is
+ * reported too. Joined, the texts are the decoded generation up to the stop
+ * string. Return 0 to continue, non-zero to stop (finish reason CANCELLED). Runs
+ * on the generating thread. */
+typedef int (*mola_stream_fn)(void *user_data, const char *text, size_t text_len, const int32_t *tokens,
+                              size_t n_tokens);
+
+typedef struct mola_generate_params {
+    uint32_t struct_size;         /* sizeof(mola_generate_params), set by the default getter */
+    int32_t max_tokens;           /* tokens to sample at most; 0: until EOS, a stop or n_ctx. Default 256 */
+    const char *const *stop;      /* n_stop NUL-terminated UTF-8 stop strings, copied; NULL for none */
+    size_t n_stop;
+    int32_t ignore_eos;           /* non-zero: end-of-sequence tokens do not stop generation */
+    mola_stream_fn stream;        /* optional; NULL for none */
+    void *stream_user_data;       /* passed to stream; not owned */
+} mola_generate_params;
+
+/* Fills *params with defaults and sets struct_size. Always safe. */
+MOLA_API void mola_generate_params_default(mola_generate_params *params);
+
+typedef struct mola_generate_result {
+    uint32_t struct_size;             /* the caller sets sizeof(mola_generate_result) */
+    int32_t finish_reason;            /* a mola_finish_reason */
+    int32_t n_prompt_tokens;          /* prompt tokens appended by this call */
+    int32_t n_generated_tokens;       /* tokens sampled by this call (an EOS included) */
+    double time_to_first_token_ms;    /* from the call's start to the first sampled token */
+    double prefill_ms;                /* time spent appending the prompt */
+    double decode_ms;                 /* time from the first sampled token to the end */
+    double prefill_tokens_per_second; /* n_prompt_tokens / prefill time; 0 without a prompt */
+    double decode_tokens_per_second;  /* tokens sampled after the first / decode time; 0 if fewer than 2 */
+} mola_generate_result;
+
+/* Appends prompt (n_prompt tokens, copied; may be empty when the session already
+ * has logits, to continue), then samples tokens one at a time until an
+ * end-of-sequence token (the tokenizer's EOS and <|EOT|>, and the config's
+ * eos_token_id), a stop string, max_tokens, a full session, or cancellation.
+ * Every sampled token except an end-of-sequence one is appended to the session,
+ * so the next call continues the same text (a chat's next turn prefills only its
+ * own tokens). Stop strings are matched in the decoded text across token
+ * boundaries; the tokens that spelled a stop string stay in the session, but their
+ * text is never streamed. Text needs the model's tokenizer: stop strings without
+ * one fail with MOLA_ERR_UNSUPPORTED, and the stream then receives empty text.
+ * Cancellation is a normal finish (MOLA_OK, reason CANCELLED): the session keeps
+ * what was generated; if it comes during the prompt, the prompt's tokens are
+ * taken out again (the session holds the same tokens as before the call, and has
+ * logits again after its next append). sampler may be NULL for defaults; params may be NULL for
+ * defaults; result may be NULL. One thread at a time per session, except
+ * mola_session_cancel. */
+MOLA_API mola_status mola_session_generate(mola_session *session, const int32_t *prompt, size_t n_prompt,
+                                           const mola_sampler_params *sampler, const mola_generate_params *params,
+                                           mola_generate_result *result);
+
+/* Asks the session's running (or next) mola_session_generate to stop. It returns
+ * within one forward pass (one decode step, or one n_batch chunk of the prompt)
+ * with finish reason CANCELLED, and consumes the request. Safe from any thread and
+ * from signal handlers (it only sets an atomic flag), while the session lives. */
+MOLA_API mola_status mola_session_cancel(mola_session *session);
+
 /* ---------------------------------------------------------------- tokenizer */
 
 typedef struct mola_tokenizer mola_tokenizer;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -95,6 +96,74 @@ private:
     mola_model* handle_ = nullptr;
 };
 
+// The sampler chain's settings (see mola_sampler_params). temperature <= 0 is greedy.
+struct SamplerParams {
+    float temperature = 0.8f;
+    int32_t top_k = 40;
+    float top_p = 0.95f;
+    float min_p = 0.05f;
+    float repeat_penalty = 1.0f;
+    float presence_penalty = 0.0f;
+    float frequency_penalty = 0.0f;
+    int32_t penalty_window = 64;
+    uint64_t seed = 0;
+    std::vector<mola_logit_bias> logit_bias;
+
+    static SamplerParams greedy() {
+        SamplerParams p;
+        p.temperature = 0.0f;
+        return p;
+    }
+    // The C struct; it points into this object, which must outlive its use.
+    mola_sampler_params c_params() const {
+        mola_sampler_params p;
+        mola_sampler_params_default(&p);
+        p.temperature = temperature;
+        p.top_k = top_k;
+        p.top_p = top_p;
+        p.min_p = min_p;
+        p.repeat_penalty = repeat_penalty;
+        p.presence_penalty = presence_penalty;
+        p.frequency_penalty = frequency_penalty;
+        p.penalty_window = penalty_window;
+        p.seed = seed;
+        p.logit_bias = logit_bias.empty() ? nullptr : logit_bias.data();
+        p.n_logit_bias = logit_bias.size();
+        return p;
+    }
+};
+
+// Receives each piece of generated text (never a split character, never stop text)
+// and the tokens sampled since the previous call; return false to stop.
+using StreamFn = std::function<bool(std::string_view text, const std::vector<int32_t>& tokens)>;
+
+struct GenerateOptions {
+    int32_t max_tokens = 256;         // 0: until EOS, a stop string or n_ctx
+    std::vector<std::string> stop;    // stop strings, matched across token boundaries
+    bool ignore_eos = false;
+    // An exception thrown here stops generation and is rethrown from generate().
+    StreamFn stream;
+};
+
+struct GenerateResult {
+    mola_finish_reason finish_reason = MOLA_FINISH_NONE;
+    int32_t n_prompt_tokens = 0, n_generated_tokens = 0;
+    double time_to_first_token_ms = 0, prefill_ms = 0, decode_ms = 0;
+    double prefill_tokens_per_second = 0, decode_tokens_per_second = 0;
+    std::vector<int32_t> tokens;  // the tokens sampled by this call
+    std::string text;             // the streamed text, joined
+};
+
+inline const char* finish_reason_name(mola_finish_reason reason) {
+    switch (reason) {
+        case MOLA_FINISH_EOS: return "eos";
+        case MOLA_FINISH_STOP: return "stop";
+        case MOLA_FINISH_LENGTH: return "length";
+        case MOLA_FINISH_CANCELLED: return "cancelled";
+        default: return "none";
+    }
+}
+
 // A token history with its latent KV cache. One thread at a time. Move-only.
 class Session {
 public:
@@ -154,10 +223,66 @@ public:
         check(mola_session_get_tokens(handle_, out.data(), out.size(), &n));
         return out;
     }
+    // Appends prompt, then samples until EOS, a stop string, max_tokens, a full
+    // session or cancel() (see mola_session_generate).
+    GenerateResult generate(const std::vector<int32_t>& prompt, const SamplerParams& sampler = SamplerParams(),
+                            const GenerateOptions& options = GenerateOptions()) {
+        const mola_sampler_params sp = sampler.c_params();
+        mola_generate_params gp;
+        mola_generate_params_default(&gp);
+        gp.max_tokens = options.max_tokens;
+        std::vector<const char*> stop;
+        for (const std::string& s : options.stop) stop.push_back(s.c_str());
+        gp.stop = stop.empty() ? nullptr : stop.data();
+        gp.n_stop = stop.size();
+        gp.ignore_eos = options.ignore_eos ? 1 : 0;
+        GenerateResult out;
+        Stream stream{&options.stream, &out, nullptr, {}};
+        gp.stream = &Stream::trampoline;
+        gp.stream_user_data = &stream;
+        mola_generate_result r{};
+        r.struct_size = sizeof(r);
+        const mola_status status = mola_session_generate(handle_, prompt.data(), prompt.size(), &sp, &gp, &r);
+        if (stream.error) std::rethrow_exception(stream.error);
+        check(status);
+        out.finish_reason = mola_finish_reason(r.finish_reason);
+        out.n_prompt_tokens = r.n_prompt_tokens;
+        out.n_generated_tokens = r.n_generated_tokens;
+        out.time_to_first_token_ms = r.time_to_first_token_ms;
+        out.prefill_ms = r.prefill_ms;
+        out.decode_ms = r.decode_ms;
+        out.prefill_tokens_per_second = r.prefill_tokens_per_second;
+        out.decode_tokens_per_second = r.decode_tokens_per_second;
+        return out;
+    }
+    // Stops a running (or the next) generate() within one forward pass. Safe from
+    // any thread and from signal handlers.
+    void cancel() noexcept { mola_session_cancel(handle_); }
+
     size_t n_vocab() const noexcept { return n_vocab_; }
     mola_session* get() const noexcept { return handle_; }
 
 private:
+    struct Stream {
+        const StreamFn* fn;
+        GenerateResult* out;
+        std::exception_ptr error;
+        std::vector<int32_t> tokens;
+        // Exceptions never cross the C frames: keep them, stop, rethrow later.
+        static int trampoline(void* user, const char* text, size_t len, const int32_t* ids, size_t n) {
+            auto* self = static_cast<Stream*>(user);
+            try {
+                self->tokens.assign(ids, ids + n);
+                self->out->tokens.insert(self->out->tokens.end(), ids, ids + n);
+                self->out->text.append(text, len);
+                if (*self->fn && !(*self->fn)(std::string_view(text, len), self->tokens)) return 1;
+                return 0;
+            } catch (...) {
+                self->error = std::current_exception();
+                return 1;
+            }
+        }
+    };
     mola_session* handle_ = nullptr;
     size_t n_vocab_ = 0;
 };

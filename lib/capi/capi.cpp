@@ -1,13 +1,17 @@
 // capi.cpp: the only extern "C" code: argument checks, exception-to-status
 // translation and the per-thread error message of the C ABI in mola.h.
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backend/cpu/kernels.h"
 #include "common/error.h"
 #include "engine/model.h"
+#include "generate/generate.h"
 #include "mola/mola.h"
+#include "sampling/sampler.h"
 #include "tokenizer/chat.h"
 #include "tokenizer/detokenizer.h"
 #include "tokenizer/tokenizer.h"
@@ -19,6 +23,11 @@ struct mola_model {
 
 struct mola_session {
     std::unique_ptr<mola::Session> session;
+    std::atomic<bool> cancel{false};  // set by mola_session_cancel from any thread
+};
+
+struct mola_sampler {
+    std::unique_ptr<mola::Sampler> sampler;
 };
 
 struct mola_tokenizer {
@@ -527,6 +536,154 @@ mola_status mola_tokenizer_build_fim(const mola_tokenizer* tokenizer, int32_t la
                                           t.path()),
                    out, capacity, out_len);
     });
+}
+
+/* ---------------------------------------------------------------- sampling */
+
+void mola_sampler_params_default(mola_sampler_params* params) {
+    if (!params) return;
+    std::memset(params, 0, sizeof(*params));
+    params->struct_size = sizeof(*params);
+    const mola::SamplerParams d;
+    params->temperature = d.temperature;
+    params->top_k = d.top_k;
+    params->top_p = d.top_p;
+    params->min_p = d.min_p;
+    params->repeat_penalty = d.repeat_penalty;
+    params->presence_penalty = d.presence_penalty;
+    params->frequency_penalty = d.frequency_penalty;
+    params->penalty_window = d.penalty_window;
+    params->seed = d.seed;
+}
+
+}  // extern "C"
+
+namespace {
+
+mola::SamplerParams to_sampler_params(const mola_sampler_params* given, const char* function) {
+    const mola_sampler_params p = read_params(given, mola_sampler_params_default, function);
+    if (p.n_logit_bias > 0 && !p.logit_bias)
+        mola::fail(MOLA_ERR_INVALID_ARG, std::string(function) + ": logit_bias is NULL but n_logit_bias is " +
+                                             std::to_string(p.n_logit_bias));
+    mola::SamplerParams s;
+    s.temperature = p.temperature;
+    s.top_k = p.top_k;
+    s.top_p = p.top_p;
+    s.min_p = p.min_p;
+    s.repeat_penalty = p.repeat_penalty;
+    s.presence_penalty = p.presence_penalty;
+    s.frequency_penalty = p.frequency_penalty;
+    s.penalty_window = p.penalty_window;
+    s.seed = p.seed;
+    for (size_t i = 0; i < p.n_logit_bias; ++i) s.logit_bias.emplace_back(p.logit_bias[i].token, p.logit_bias[i].bias);
+    return s;
+}
+
+// Prefixes a sampler validation message with the function that was called.
+template <typename F>
+auto with_context(const char* function, F&& body) -> decltype(body()) {
+    try {
+        return body();
+    } catch (const mola::Error& e) {
+        throw mola::Error(e.status(), std::string(function) + ": " + e.what());
+    }
+}
+
+}  // namespace
+
+extern "C" {
+
+mola_status mola_sampler_create(const mola_sampler_params* params, int32_t n_vocab, mola_sampler** out_sampler) {
+    if (out_sampler) *out_sampler = nullptr;
+    return guarded([&] {
+        require(out_sampler != nullptr, "mola_sampler_create: out_sampler is NULL");
+        const mola::SamplerParams p = to_sampler_params(params, "mola_sampler_create");
+        auto handle = std::make_unique<mola_sampler>();
+        handle->sampler = with_context("mola_sampler_create",
+                                       [&] { return std::make_unique<mola::Sampler>(p, n_vocab); });
+        *out_sampler = handle.release();
+    });
+}
+
+void mola_sampler_destroy(mola_sampler* sampler) { delete sampler; }
+
+mola_status mola_sampler_sample(mola_sampler* sampler, mola_session* session, int32_t* out_token) {
+    return guarded([&] {
+        require(sampler != nullptr, "mola_sampler_sample: sampler is NULL");
+        require(session != nullptr, "mola_sampler_sample: session is NULL");
+        require(out_token != nullptr, "mola_sampler_sample: out_token is NULL");
+        const mola::Session& s = *session->session;
+        if (sampler->sampler->n_vocab() != s.model().config().vocab_size)
+            mola::fail(MOLA_ERR_INVALID_ARG, "mola_sampler_sample: the sampler was made for " +
+                                                 std::to_string(sampler->sampler->n_vocab()) +
+                                                 " tokens, the session's model has " +
+                                                 std::to_string(s.model().config().vocab_size));
+        *out_token = sampler->sampler->sample(s.logits(), s.tokens().data(), s.tokens().size());
+    });
+}
+
+mola_status mola_sampler_reset(mola_sampler* sampler, uint64_t seed) {
+    return guarded([&] {
+        require(sampler != nullptr, "mola_sampler_reset: sampler is NULL");
+        sampler->sampler->reset(seed);
+    });
+}
+
+/* ---------------------------------------------------------------- generation */
+
+void mola_generate_params_default(mola_generate_params* params) {
+    if (!params) return;
+    std::memset(params, 0, sizeof(*params));
+    params->struct_size = sizeof(*params);
+    params->max_tokens = 256;
+}
+
+mola_status mola_session_generate(mola_session* session, const int32_t* prompt, size_t n_prompt,
+                                  const mola_sampler_params* sampler, const mola_generate_params* given,
+                                  mola_generate_result* result) {
+    return guarded([&] {
+        require(session != nullptr, "mola_session_generate: session is NULL");
+        require(prompt != nullptr || n_prompt == 0, "mola_session_generate: prompt is NULL");
+        require(result == nullptr || result->struct_size >= sizeof(uint32_t),
+                "mola_session_generate: result->struct_size is not set");
+        const mola::SamplerParams sp = to_sampler_params(sampler, "mola_session_generate");
+        const mola_generate_params p = read_params(given, mola_generate_params_default, "mola_session_generate");
+        require(p.stop != nullptr || p.n_stop == 0, "mola_session_generate: stop is NULL but n_stop is not 0");
+        mola::GenerateOptions options;
+        options.max_tokens = p.max_tokens;
+        options.ignore_eos = p.ignore_eos != 0;
+        for (size_t i = 0; i < p.n_stop; ++i) {
+            if (!p.stop[i])
+                mola::fail(MOLA_ERR_INVALID_ARG, "mola_session_generate: stop[" + std::to_string(i) + "] is NULL");
+            options.stop.emplace_back(p.stop[i]);
+        }
+        if (p.stream)
+            options.stream = [&p](std::string_view text, const int32_t* tokens, size_t n) {
+                return p.stream(p.stream_user_data, text.data(), text.size(), tokens, n) == 0;
+            };
+        const mola::GenerateResult r = with_context("mola_session_generate", [&] {
+            return mola::generate(*session->session, prompt, n_prompt, sp, options, session->cancel);
+        });
+        if (result) {
+            mola_generate_result full{};
+            full.struct_size = sizeof(full);
+            full.finish_reason = int32_t(r.finish_reason);
+            full.n_prompt_tokens = r.n_prompt_tokens;
+            full.n_generated_tokens = r.n_generated_tokens;
+            full.time_to_first_token_ms = r.time_to_first_token_ms;
+            full.prefill_ms = r.prefill_ms;
+            full.decode_ms = r.decode_ms;
+            full.prefill_tokens_per_second = r.prefill_tokens_per_second;
+            full.decode_tokens_per_second = r.decode_tokens_per_second;
+            write_struct(full, result);
+        }
+    });
+}
+
+mola_status mola_session_cancel(mola_session* session) {
+    if (!session) return MOLA_ERR_INVALID_ARG;  // no message: this must stay async-signal-safe
+    session->cancel.store(true);
+    return MOLA_OK;
 }
 
 }  // extern "C"

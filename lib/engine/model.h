@@ -74,6 +74,7 @@ public:
     const float* logits() const;  // throws MISUSE when none are available
     int64_t n_tokens() const { return int64_t(tokens_.size()); }
     int64_t n_ctx() const { return n_ctx_; }
+    int64_t n_batch() const { return n_batch_; }
     const std::vector<int32_t>& tokens() const { return tokens_; }
     const Model& model() const { return *model_; }
 
