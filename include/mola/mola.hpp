@@ -287,6 +287,35 @@ private:
     size_t n_vocab_ = 0;
 };
 
+// The sampler chain for callers that drive decoding themselves. Move-only.
+class Sampler {
+public:
+    Sampler(const SamplerParams& params, size_t n_vocab) {
+        const mola_sampler_params p = params.c_params();
+        check(mola_sampler_create(&p, int32_t(n_vocab), &handle_));
+    }
+    Sampler(Sampler&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    Sampler& operator=(Sampler&& other) noexcept {
+        std::swap(handle_, other.handle_);
+        return *this;
+    }
+    Sampler(const Sampler&) = delete;
+    Sampler& operator=(const Sampler&) = delete;
+    ~Sampler() { mola_sampler_destroy(handle_); }
+
+    // The next token from the session's logits (penalized by its tokens); not appended.
+    int32_t sample(Session& session) {
+        int32_t token = -1;
+        check(mola_sampler_sample(handle_, session.get(), &token));
+        return token;
+    }
+    void reset(uint64_t seed) { check(mola_sampler_reset(handle_, seed)); }
+    mola_sampler* get() const noexcept { return handle_; }
+
+private:
+    mola_sampler* handle_ = nullptr;
+};
+
 // One turn of a conversation for Tokenizer::apply_chat.
 struct ChatMessage {
     std::string role;       // "system", "user" or "assistant"

@@ -91,6 +91,17 @@ TEST_CASE("generate: the same seed gives the same tokens through generate, the f
     mola_sampler_destroy(sampler);
     CHECK(by_hand == ra.tokens);
 
+    // The facade's Sampler, the same way.
+    mola::Session e(model, 64);
+    e.append(kPrompt);
+    mola::Sampler facade(sp, e.n_vocab());
+    std::vector<int32_t> by_facade;
+    for (int i = 0; i < 12; ++i) {
+        by_facade.push_back(facade.sample(e));
+        e.decode(by_facade.back());
+    }
+    CHECK(by_facade == ra.tokens);
+
     // The session holds prompt + every generated token.
     std::vector<int32_t> expected = kPrompt;
     expected.insert(expected.end(), ra.tokens.begin(), ra.tokens.end());
