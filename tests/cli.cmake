@@ -99,3 +99,100 @@ add_test(NAME "cli: a bad model path exits 1 with an error naming it"
 add_test(NAME "cli: a token outside the vocabulary exits 1 with an error"
          COMMAND ${CMAKE_COMMAND} -DEXPECT_RC=1 -DSTDERR_MATCH=error -DSTDERR_MATCH2=vocabulary
                  -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> generate ${MOLA_V3} --tokens "1 999999" -n 2)
+
+# ---------------------------------------------------------------- text generation: run, chat, complete
+set(MOLA_CLI_SEED ${CMAKE_CURRENT_SOURCE_DIR}/cli_seed.cmake)
+
+# Checked without a text model: bad sampling values exit 2 before loading anything,
+# and a model without a tokenizer, a missing file or a missing default model exit 1.
+add_test(NAME "cli: run --temperature abc exits 2"
+         COMMAND ${CMAKE_COMMAND} -DEXPECT_RC=2 -DSTDERR_MATCH=--temperature -DSTDERR_MATCH2=abc
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> run ${MOLA_V3} -p hi --temperature abc)
+add_test(NAME "cli: run --top-p 2 exits 2 naming top_p"
+         COMMAND ${CMAKE_COMMAND} -DEXPECT_RC=2 -DSTDERR_MATCH=top_p
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> run ${MOLA_V3} -p hi --top-p 2)
+add_test(NAME "cli: run --seed -1 exits 2"
+         COMMAND ${CMAKE_COMMAND} -DEXPECT_RC=2 -DSTDERR_MATCH=--seed
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> run ${MOLA_V3} -p hi --seed -1)
+add_test(NAME "cli: run with a second positional argument exits 2"
+         COMMAND ${CMAKE_COMMAND} -DEXPECT_RC=2 -DSTDERR_MATCH=-p
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> run ${MOLA_V3} "a prompt")
+add_test(NAME "cli: run on a model without a tokenizer exits 1 saying so"
+         COMMAND ${CMAKE_COMMAND} -DEXPECT_RC=1 -DSTDERR_MATCH=tokenizer -DSTDERR_MATCH2=${MOLA_V3}
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> run ${MOLA_V3} -p hi -n 2)
+add_test(NAME "cli: chat on a model without a tokenizer exits 1 saying so"
+         COMMAND ${CMAKE_COMMAND} -DEXPECT_RC=1 -DSTDERR_MATCH=tokenizer -DSTDIN_FILE=/dev/null
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> chat ${MOLA_V3})
+add_test(NAME "cli: complete with a missing prefix file exits 1 naming it"
+         COMMAND ${CMAKE_COMMAND} -DEXPECT_RC=1 -DSTDERR_MATCH=${CMAKE_CURRENT_BINARY_DIR}/no_such_prefix.py
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> complete ${MOLA_V3}
+                 --prefix-file ${CMAKE_CURRENT_BINARY_DIR}/no_such_prefix.py)
+add_test(NAME "cli: run without MODEL loads MOLA_DEFAULT_MODEL"
+         COMMAND ${CMAKE_COMMAND} -DEXPECT_RC=1 -DSTDERR_MATCH=${CMAKE_CURRENT_BINARY_DIR}/no_such_default
+                 -P ${MOLA_RUN_CLI} -- ${CMAKE_COMMAND} -E env
+                 MOLA_DEFAULT_MODEL=${CMAKE_CURRENT_BINARY_DIR}/no_such_default
+                 $<TARGET_FILE:mola_cli> run -p hi)
+add_test(NAME "cli: generate with --temperature and --seed prints 5 token ids"
+         COMMAND ${CMAKE_COMMAND} -DSTDOUT_INT_COUNT=5
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> generate ${MOLA_V3} --tokens "1 2 3" -n 5
+                 --ignore-eos --temperature 1 --seed 7)
+
+# With a trained text model: the bundled one once it is committed (or any checkpoint
+# with a tokenizer and FIM tokens, given as -DMOLA_CLI_TEST_MODEL=DIR).
+set(MOLA_CLI_TEST_MODEL ${PROJECT_SOURCE_DIR}/share/models/mola-tiny-code CACHE PATH
+    "a checkpoint with a tokenizer for the CLI's text-generation tests")
+set(MOLA_BUNDLED_MODEL ${PROJECT_SOURCE_DIR}/share/models/mola-tiny-code)
+if(EXISTS ${MOLA_CLI_TEST_MODEL}/config.json)
+  set(M ${MOLA_CLI_TEST_MODEL})
+  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/cli_prompt.py "import os\n\n\ndef main():\n")
+  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/cli_fim_prefix.py "def add(a, b):\n    return ")
+  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/cli_fim_suffix.py "\n\n\nprint(add(1, 2))\n")
+  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/cli_chat_two.txt
+       "Write a function that adds two numbers.\nNow one that subtracts them.\n")
+  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/cli_chat_reset.txt "def f():\n/reset\ndef f():\n/help\n/quit\nnever read\n")
+
+  if(EXISTS ${MOLA_BUNDLED_MODEL}/config.json)
+    add_test(NAME "cli: run without MODEL streams text from the bundled model"
+             COMMAND ${CMAKE_COMMAND} "-DSTDOUT_MATCH=[^ \t\r\n]" -DSTDERR_MATCH=mola-tiny-code
+                     -P ${MOLA_RUN_CLI} -- ${CMAKE_COMMAND} -E env --unset=MOLA_DEFAULT_MODEL
+                     $<TARGET_FILE:mola_cli> run -p "import os\n" -n 8)
+    add_test(NAME "cli: tokenize without MODEL or --tokenizer uses the bundled model's tokenizer"
+             COMMAND ${CMAKE_COMMAND} "-DSTDOUT_MATCH=^[0-9]+ [0-9]+"
+                     -P ${MOLA_RUN_CLI} -- ${CMAKE_COMMAND} -E env --unset=MOLA_DEFAULT_MODEL
+                     $<TARGET_FILE:mola_cli> tokenize --text "import os" --ids)
+  endif()
+  add_test(NAME "cli: run -f prints text and --verbose the generation statistics"
+           COMMAND ${CMAKE_COMMAND} "-DSTDOUT_MATCH=[^ \t\r\n]"
+                   "-DSTDERR_MATCH=prompt: +[1-9][0-9]* tokens.*tokens/s"
+                   "-DSTDERR_MATCH2=generated: +8 tokens" "-DSTDERR_MATCH3=finish: +length"
+                   -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> run ${M} -f ${CMAKE_CURRENT_BINARY_DIR}/cli_prompt.py
+                   -n 8 --ignore-eos --verbose)
+  add_test(NAME "cli: run with the same --seed prints the same text, other seeds other text"
+           COMMAND ${CMAKE_COMMAND} -DSEED=1 -DOTHER_SEEDS=2,3,4
+                   -P ${MOLA_CLI_SEED} -- $<TARGET_FILE:mola_cli> run ${M} -f ${CMAKE_CURRENT_BINARY_DIR}/cli_prompt.py
+                   -n 16 --ignore-eos --temperature 1.2 --top-k 0 --top-p 1 --min-p 0 -q)
+  add_test(NAME "cli: run --stop never prints the stop text"
+           COMMAND ${CMAKE_COMMAND} "-DSTDOUT_NOT_MATCH=[e(]" "-DSTDERR_MATCH=finish: +stop"
+                   -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> run ${M} -f ${CMAKE_CURRENT_BINARY_DIR}/cli_prompt.py
+                   -n 64 --seed 1 --stop e --stop "(" -v)
+  add_test(NAME "cli: chat reads one turn per line from stdin and reuses the cached conversation"
+           COMMAND ${CMAKE_COMMAND} -DSTDIN_FILE=${CMAKE_CURRENT_BINARY_DIR}/cli_chat_two.txt
+                   "-DSTDOUT_MATCH=\n.*\n"
+                   "-DSTDERR_MATCH=reused 0 tokens, prefilled [1-9].*reused [1-9][0-9]* tokens, prefilled [1-9]"
+                   "-DSTDERR_MATCH2=finish:.*finish:" "-DSTDERR_NOT_MATCH=finish:.*finish:.*finish:"
+                   -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> chat ${M} -n 8 --system "You write Python." -v)
+  add_test(NAME "cli: chat /reset forgets the conversation and /quit ends it"
+           COMMAND ${CMAKE_COMMAND} -DSTDIN_FILE=${CMAKE_CURRENT_BINARY_DIR}/cli_chat_reset.txt
+                   "-DSTDERR_MATCH=conversation reset" "-DSTDERR_MATCH2=finish:.*finish:"
+                   "-DSTDERR_MATCH3=/reset" "-DSTDERR_NOT_MATCH=reused [1-9]|finish:.*finish:.*finish:"
+                   -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> chat ${M} -n 4 -v)
+  add_test(NAME "cli: complete fills in the middle between a prefix and a suffix file"
+           COMMAND ${CMAKE_COMMAND} "-DSTDERR_MATCH=finish: +(eos|length)"
+                   -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> complete ${M}
+                   --prefix-file ${CMAKE_CURRENT_BINARY_DIR}/cli_fim_prefix.py
+                   --suffix-file ${CMAKE_CURRENT_BINARY_DIR}/cli_fim_suffix.py -n 16 -v)
+  add_test(NAME "cli: complete takes an inline prefix and suffix"
+           COMMAND ${CMAKE_COMMAND} "-DSTDERR_MATCH=finish:"
+                   -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> complete ${M}
+                   --prefix "x = [1, 2, 3]\ntotal = " --suffix "\nprint(total)\n" --path demo.py -n 8 -v)
+endif()

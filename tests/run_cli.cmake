@@ -1,12 +1,13 @@
 # run_cli.cmake: runs one command line and checks what it did; used by tests/cli.cmake.
 #
-#   cmake [-DEXPECT_RC=N] [-DSTDOUT_MATCH=re] [-DSTDOUT_MATCH2=re] [-DSTDOUT_MATCH3=re]
-#         [-DSTDERR_MATCH=re] [-DSTDERR_MATCH2=re] [-DSTDOUT_INT_COUNT=N]
+#   cmake [-DEXPECT_RC=N] [-DSTDIN_FILE=path] [-DSTDOUT_MATCH=re] [-DSTDOUT_MATCH2=re]
+#         [-DSTDOUT_MATCH3=re] [-DSTDERR_MATCH=re] [-DSTDERR_MATCH2=re] [-DSTDERR_MATCH3=re]
+#         [-DSTDOUT_NOT_MATCH=re] [-DSTDERR_NOT_MATCH=re] [-DSTDOUT_INT_COUNT=N]
 #         [-DSTDOUT_JSON_KEYS=k1,k2] [-DSTDOUT_JSON_EXPECT=k1=v1,k2=v2]
 #         [-DNPY_FILE=path -DNPY_DATA_BYTES=N] -P run_cli.cmake -- PROGRAM ARGS...
 #
-# EXPECT_RC defaults to 0. Regular expressions are CMake's (no {m,n}); '.' matches
-# newlines. STDOUT_INT_COUNT: stdout is exactly N whitespace-separated integers.
+# EXPECT_RC defaults to 0. STDIN_FILE is fed to the program's stdin (default: none).
+# Regular expressions are CMake's (no {m,n}); '.' matches newlines. STDOUT_INT_COUNT: stdout is exactly N whitespace-separated integers.
 # STDOUT_JSON_*: stdout is one JSON object with those keys (and values). NPY_FILE is
 # removed before the run and must then be a float32 .npy with NPY_DATA_BYTES of data.
 cmake_minimum_required(VERSION 3.19)
@@ -31,7 +32,11 @@ if(DEFINED NPY_FILE)
   file(REMOVE "${NPY_FILE}")
 endif()
 
-execute_process(COMMAND ${command} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+set(input_args "")
+if(DEFINED STDIN_FILE)
+  set(input_args INPUT_FILE "${STDIN_FILE}")
+endif()
+execute_process(COMMAND ${command} ${input_args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 string(REPLACE ";" " " shown "${command}")
 message(STATUS "command: ${shown}\nexit status: ${rc}\n--- stdout ---\n${out}--- stderr ---\n${err}--------------")
 
@@ -44,11 +49,17 @@ foreach(var STDOUT_MATCH STDOUT_MATCH2 STDOUT_MATCH3)
     string(APPEND failures "stdout does not match '${${var}}'\n")
   endif()
 endforeach()
-foreach(var STDERR_MATCH STDERR_MATCH2)
+foreach(var STDERR_MATCH STDERR_MATCH2 STDERR_MATCH3)
   if(DEFINED ${var} AND NOT err MATCHES "${${var}}")
     string(APPEND failures "stderr does not match '${${var}}'\n")
   endif()
 endforeach()
+if(DEFINED STDOUT_NOT_MATCH AND out MATCHES "${STDOUT_NOT_MATCH}")
+  string(APPEND failures "stdout matches '${STDOUT_NOT_MATCH}'\n")
+endif()
+if(DEFINED STDERR_NOT_MATCH AND err MATCHES "${STDERR_NOT_MATCH}")
+  string(APPEND failures "stderr matches '${STDERR_NOT_MATCH}'\n")
+endif()
 
 if(DEFINED STDOUT_INT_COUNT)
   string(STRIP "${out}" words)

@@ -1,354 +1,11 @@
-// main.cpp: the `mola` command-line tool: info, logits, generate and bench on a
-// checkpoint directory, all through the public C++ facade.
-#include <algorithm>
-#include <chrono>
-#include <cinttypes>
+// main.cpp: the `mola` command's entry point: dispatches to the commands and turns
+// errors into exit statuses (2: bad usage, 1: a failure).
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iostream>
-#include <iterator>
-#include <map>
-#include <random>
-#include <sstream>
-#include <string>
-#include <vector>
 
-#include "mola/mola.hpp"
+#include "cli.h"
 
-namespace {
-
-const char* kUsage =
-    "usage: mola COMMAND MODEL [options]\n"
-    "\n"
-    "commands:\n"
-    "  info MODEL                          architecture, parameter counts, dtypes, KV-cache bytes per token\n"
-    "  logits MODEL --tokens \"1 2 3\" --out FILE.npy\n"
-    "                                      float32 logits [n_tokens, vocab] of one forward pass, as .npy\n"
-    "  generate MODEL --tokens \"1 2 3\" -n N  continue greedily and print the token ids\n"
-    "  bench MODEL [--prompt-tokens N] [--gen-tokens M] [--json]\n"
-    "                                      prefill and decode speed, weight bytes per token, GB/s\n"
-    "  tokenize [MODEL] [--tokenizer PATH] [--text T | --text-file F] [--ids] [--no-special] [--bench]\n"
-    "                                      text (default: stdin) to token ids and pieces; --ids prints only\n"
-    "                                      the ids; --bench prints encode throughput as JSON\n"
-    "\n"
-    "common options:\n"
-    "  --threads T        compute threads (default: all cores)\n"
-    "  --mla MODE         auto | absorbed | naive (default auto)\n"
-    "  --ctx N            session capacity in tokens (default: enough for the command)\n"
-    "  --version          print the version and build information\n";
-
-struct UsageError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-struct Args {
-    std::string command, model, tokens, out, tokenizer, text, text_file;
-    bool have_text = false, ids_only = false, no_special = false, bench = false;
-    int threads = 0, n = 16, prompt_tokens = 512, gen_tokens = 128, ctx = 0;
-    bool json = false;
-    mola_mla_mode mla = MOLA_MLA_AUTO;
-};
-
-int parse_int(const std::string& flag, const std::string& value) {
-    try {
-        size_t used = 0;
-        const long v = std::stol(value, &used);
-        if (used != value.size() || v < 0 || v > 1 << 30) throw std::invalid_argument(value);
-        return int(v);
-    } catch (const std::exception&) {
-        throw UsageError(flag + " needs a non-negative integer, not '" + value + "'");
-    }
-}
-
-Args parse_args(int argc, char** argv) {
-    Args a;
-    std::vector<std::string> positional;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) throw UsageError(arg + " needs a value");
-            return argv[++i];
-        };
-        if (arg == "--tokens")
-            a.tokens = value();
-        else if (arg == "--out" || arg == "-o")
-            a.out = value();
-        else if (arg == "--threads" || arg == "-t")
-            a.threads = parse_int(arg, value());
-        else if (arg == "-n" || arg == "--max-tokens")
-            a.n = parse_int(arg, value());
-        else if (arg == "--prompt-tokens")
-            a.prompt_tokens = parse_int(arg, value());
-        else if (arg == "--gen-tokens")
-            a.gen_tokens = parse_int(arg, value());
-        else if (arg == "--ctx")
-            a.ctx = parse_int(arg, value());
-        else if (arg == "--json")
-            a.json = true;
-        else if (arg == "--tokenizer")
-            a.tokenizer = value();
-        else if (arg == "--text") {
-            a.text = value();
-            a.have_text = true;
-        } else if (arg == "--text-file")
-            a.text_file = value();
-        else if (arg == "--ids")
-            a.ids_only = true;
-        else if (arg == "--no-special")
-            a.no_special = true;
-        else if (arg == "--bench")
-            a.bench = true;
-        else if (arg == "--mla") {
-            const std::string m = value();
-            if (m == "auto")
-                a.mla = MOLA_MLA_AUTO;
-            else if (m == "absorbed")
-                a.mla = MOLA_MLA_ABSORBED;
-            else if (m == "naive")
-                a.mla = MOLA_MLA_NAIVE;
-            else
-                throw UsageError("--mla takes auto, absorbed or naive, not '" + m + "'");
-        } else if (arg.size() > 1 && arg[0] == '-')
-            throw UsageError("unknown option " + arg);
-        else
-            positional.push_back(arg);
-    }
-    if (positional.empty()) throw UsageError("expected a command");
-    a.command = positional[0];
-    const bool model_optional = a.command == "tokenize" && !a.tokenizer.empty();
-    if (positional.size() > 2 || (positional.size() < 2 && !model_optional))
-        throw UsageError("expected a command and a model directory");
-    if (positional.size() == 2) a.model = positional[1];
-    return a;
-}
-
-std::vector<int32_t> parse_tokens(const std::string& text) {
-    std::vector<int32_t> tokens;
-    std::string s = text;
-    std::replace(s.begin(), s.end(), ',', ' ');
-    std::istringstream in(s);
-    std::string word;
-    while (in >> word) {
-        try {
-            size_t used = 0;
-            const long long v = std::stoll(word, &used);
-            if (used != word.size() || v < INT32_MIN || v > INT32_MAX) throw std::invalid_argument(word);
-            tokens.push_back(int32_t(v));
-        } catch (const std::exception&) {
-            throw UsageError("--tokens holds '" + word + "', not a token id");
-        }
-    }
-    if (tokens.empty()) throw UsageError("--tokens needs at least one token id");
-    return tokens;
-}
-
-void write_npy(const std::string& path, const std::vector<float>& data, size_t rows, size_t cols) {
-    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
-                         std::to_string(cols) + "), }";
-    const size_t total = 10 + header.size() + 1;
-    header.append((64 - total % 64) % 64, ' ');
-    header += '\n';
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary);
-        if (!out) throw std::runtime_error("cannot write " + tmp);
-        const uint16_t len = uint16_t(header.size());
-        out.write("\x93NUMPY\x01\x00", 8);
-        out.put(char(len & 0xff)).put(char(len >> 8));
-        out << header;
-        out.write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size() * sizeof(float)));
-        if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + " to " + path);
-}
-
-mola::Model load(const Args& a) {
-    mola::ModelParams p;
-    p.n_threads = a.threads;
-    p.mla_mode = a.mla;
-    return mola::Model(a.model, p);
-}
-
-int32_t argmax(const std::vector<float>& v) {
-    return int32_t(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
-// The argmax of the session's current logits, read in place (no copy per token).
-int32_t argmax_in_place(const mola::Session& session) {
-    const float* logits = nullptr;
-    size_t n = 0;
-    mola::check(mola_session_get_logits(session.get(), &logits, &n));
-    return int32_t(std::max_element(logits, logits + n) - logits);
-}
-
-std::string human(double v) {
-    char buf[32];
-    const char* units[] = {"", "K", "M", "G", "T"};
-    int u = 0;
-    while (v >= 1000 && u < 4) {
-        v /= 1000;
-        ++u;
-    }
-    std::snprintf(buf, sizeof buf, "%.2f%s", v, units[u]);
-    return buf;
-}
-
-int cmd_info(const Args& a) {
-    mola::Model model = load(a);
-    const mola_model_info i = model.info();
-    std::printf("architecture:        %s\n", i.architecture);
-    std::printf("variant:             %s\n", i.variant);
-    std::printf("layers:              %d (+%d MTP layers skipped)\n", i.n_layer, i.n_mtp_layers);
-    std::printf("hidden size:         %d\n", i.n_embd);
-    std::printf("attention heads:     %d (MLA, kv_lora_rank %d, rope dims %d)\n", i.n_head, i.kv_lora_rank,
-                i.qk_rope_head_dim);
-    std::printf("experts:             %d routed, top-%d, %d shared\n", i.n_routed_experts, i.n_experts_per_token,
-                i.n_shared_experts);
-    std::printf("vocabulary:          %d\n", i.n_vocab);
-    std::printf("context (trained):   %d\n", i.n_ctx_train);
-    std::printf("parameters:          %" PRIu64 " (%s)\n", i.n_params, human(double(i.n_params)).c_str());
-    std::printf("active per token:    %" PRIu64 " (%s)\n", i.n_params_active, human(double(i.n_params_active)).c_str());
-    std::printf("weight dtypes:       %s\n", i.weight_dtypes);
-    std::printf("weight bytes:        %" PRIu64 " (%sB)\n", i.weight_bytes, human(double(i.weight_bytes)).c_str());
-    std::printf("decode reads/token:  %" PRIu64 " bytes of weights\n", i.decode_bytes_per_token);
-    std::printf("KV cache per token:  %" PRIu64 " bytes (latent %d + rope %d floats x %d layers)\n",
-                i.kv_bytes_per_token, i.kv_lora_rank, i.qk_rope_head_dim, i.n_layer);
-    std::printf("bos / eos:           %d / %d\n", i.bos_token_id, i.eos_token_id);
-    std::printf("backend:             %s\n", i.backend);
-    return 0;
-}
-
-int cmd_logits(const Args& a) {
-    if (a.out.empty()) throw UsageError("logits needs --out FILE.npy");
-    const std::vector<int32_t> tokens = parse_tokens(a.tokens);
-    mola::Model model = load(a);
-    mola::Session session(model, a.ctx ? a.ctx : int(tokens.size()));
-    const std::vector<float> logits = session.append_all_logits(tokens);
-    write_npy(a.out, logits, tokens.size(), session.n_vocab());
-    std::fprintf(stderr, "wrote %s: float32 [%zu, %zu]\n", a.out.c_str(), tokens.size(), session.n_vocab());
-    return 0;
-}
-
-int cmd_generate(const Args& a) {
-    const std::vector<int32_t> prompt = parse_tokens(a.tokens);
-    mola::Model model = load(a);
-    mola::Session session(model, a.ctx ? a.ctx : int(prompt.size()) + a.n);
-    session.append(prompt);
-    const int32_t eos = model.info().eos_token_id;
-    for (int i = 0; i < a.n; ++i) {
-        const int32_t next = argmax(session.logits());
-        std::printf("%s%d", i ? " " : "", next);
-        std::fflush(stdout);
-        if (next == eos) break;
-        if (i + 1 < a.n) session.decode(next);
-    }
-    std::printf("\n");
-    return 0;
-}
-
-int cmd_bench(const Args& a) {
-    using clock = std::chrono::steady_clock;
-    mola::Model model = load(a);
-    const mola_model_info info = model.info();
-    if (a.prompt_tokens < 1) throw UsageError("--prompt-tokens must be at least 1");
-    mola::Session session(model, a.ctx ? a.ctx : a.prompt_tokens + a.gen_tokens, 512);
-    std::mt19937 rng(1234);
-    std::vector<int32_t> prompt(size_t(a.prompt_tokens));
-    for (int32_t& t : prompt) t = int32_t(rng() % uint32_t(info.n_vocab));
-
-    // Warm up caches and pages on a short prefix, then measure from an empty session.
-    session.append({prompt[0]});
-    session.rewind(0);
-    const auto t0 = clock::now();
-    session.append(prompt);
-    const auto t1 = clock::now();
-    int32_t next = argmax_in_place(session);
-    const auto t2 = clock::now();
-    for (int i = 0; i < a.gen_tokens; ++i) {
-        session.decode(next);
-        next = argmax_in_place(session);
-    }
-    const auto t3 = clock::now();
-    const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
-    const double decode_s = std::chrono::duration<double>(t3 - t2).count();
-    const double prefill_tps = a.prompt_tokens / prefill_s;
-    const double decode_tps = a.gen_tokens > 0 ? a.gen_tokens / decode_s : 0.0;
-    const double gbps = double(info.decode_bytes_per_token) * decode_tps / 1e9;
-    if (a.json) {
-        std::printf("{\"model\": \"%s\", \"backend\": \"%s\", \"threads\": %d, \"prompt_tokens\": %d, "
-                    "\"gen_tokens\": %d, \"prefill_tokens_per_s\": %.3f, \"decode_tokens_per_s\": %.3f, "
-                    "\"weight_bytes_per_token\": %" PRIu64 ", \"decode_weight_GB_per_s\": %.3f}\n",
-                    a.model.c_str(), info.backend, a.threads, a.prompt_tokens, a.gen_tokens, prefill_tps, decode_tps,
-                    info.decode_bytes_per_token, gbps);
-    } else {
-        std::printf("model:             %s (%s)\n", a.model.c_str(), info.variant);
-        std::printf("backend:           %s\n", info.backend);
-        std::printf("prefill:           %d tokens in %.3f s = %.2f tokens/s\n", a.prompt_tokens, prefill_s, prefill_tps);
-        std::printf("decode:            %d tokens in %.3f s = %.2f tokens/s\n", a.gen_tokens, decode_s, decode_tps);
-        std::printf("weights per token: %" PRIu64 " bytes (%sB)\n", info.decode_bytes_per_token,
-                    human(double(info.decode_bytes_per_token)).c_str());
-        std::printf("decode bandwidth:  %.2f GB/s of weights\n", gbps);
-    }
-    return 0;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot read " + path);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// A piece made printable: control bytes and bytes of unfinished characters escaped.
-std::string printable(const std::string& piece) {
-    std::string out;
-    for (unsigned char c : piece) {
-        if (c == '\n')
-            out += "\\n";
-        else if (c == '\t')
-            out += "\\t";
-        else if (c < 0x20 || c == 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        } else
-            out += char(c);
-    }
-    return out;
-}
-
-int cmd_tokenize(const Args& a) {
-    using clock = std::chrono::steady_clock;
-    const std::string text = a.have_text ? a.text
-                             : !a.text_file.empty()
-                                 ? read_file(a.text_file)
-                                 : std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-    mola::Tokenizer tokenizer = a.tokenizer.empty() ? mola::Tokenizer(load(a)) : mola::Tokenizer(a.tokenizer);
-    if (a.bench) {
-        // Single-threaded encode throughput, best of three runs.
-        double best = 1e30;
-        size_t n_ids = 0;
-        for (int run = 0; run < 3; ++run) {
-            const auto t0 = clock::now();
-            n_ids = tokenizer.encode(text, !a.no_special).size();
-            best = std::min(best, std::chrono::duration<double>(clock::now() - t0).count());
-        }
-        std::printf("{\"bytes\": %zu, \"seconds\": %.6f, \"n_ids\": %zu, \"MB_per_s\": %.3f}\n", text.size(), best,
-                    n_ids, double(text.size()) / best / 1e6);
-        return 0;
-    }
-    const std::vector<int32_t> ids = tokenizer.encode(text, !a.no_special);
-    for (size_t i = 0; i < ids.size(); ++i) {
-        if (a.ids_only)
-            std::printf("%s%d", i ? " " : "", ids[i]);
-        else
-            std::printf("%d\t%s\n", ids[i], printable(tokenizer.token_to_piece(ids[i])).c_str());
-    }
-    if (a.ids_only) std::printf("\n");
-    return 0;
-}
-
-}  // namespace
+using namespace mola_cli;
 
 int main(int argc, char** argv) {
     if (argc >= 2 && (!std::strcmp(argv[1], "--version") || !std::strcmp(argv[1], "version"))) {
@@ -360,20 +17,28 @@ int main(int argc, char** argv) {
         return argc < 2 ? 2 : 0;
     }
     try {
-        const Args a = parse_args(argc, argv);
-        if (a.command == "info") return cmd_info(a);
-        if (a.command == "logits") return cmd_logits(a);
-        if (a.command == "generate") return cmd_generate(a);
-        if (a.command == "bench") return cmd_bench(a);
-        if (a.command == "tokenize") return cmd_tokenize(a);
-        throw UsageError("unknown command '" + a.command + "'");
+        Args a = parse_args(argc, argv);
+        if (a.help) {
+            std::fputs(kUsage, stdout);
+            return 0;
+        }
+        const std::string& c = a.command;
+        if (c == "run" || c == "chat" || c == "complete" || (c == "tokenize" && a.tokenizer.empty()))
+            a.model = resolve_model(a.model);
+        if (c == "info") return cmd_info(a);
+        if (c == "logits") return cmd_logits(a);
+        if (c == "generate") return cmd_generate(a);
+        if (c == "bench") return cmd_bench(a);
+        if (c == "tokenize") return cmd_tokenize(a);
+        if (c == "run") return cmd_run(a);
+        if (c == "complete") return cmd_complete(a);
+        if (c == "chat") return cmd_chat(a);
+        throw UsageError("unknown command '" + c + "'");
     } catch (const UsageError& e) {
         std::fprintf(stderr, "mola: %s\n\n%s", e.what(), kUsage);
         return 2;
-    } catch (const mola::Error& e) {
-        std::fprintf(stderr, "mola: error: %s\n", e.what());
-        return 1;
     } catch (const std::exception& e) {
+        std::fflush(stdout);
         std::fprintf(stderr, "mola: error: %s\n", e.what());
         return 1;
     }

@@ -1,0 +1,225 @@
+// model_commands.cpp: the token-level commands: info, logits, generate, bench and tokenize.
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cli.h"
+
+namespace mola_cli {
+
+namespace {
+
+void write_npy(const std::string& path, const std::vector<float>& data, size_t rows, size_t cols) {
+    std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
+                         std::to_string(cols) + "), }";
+    const size_t total = 10 + header.size() + 1;
+    header.append((64 - total % 64) % 64, ' ');
+    header += '\n';
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary);
+        if (!out) throw std::runtime_error("cannot write " + tmp);
+        const uint16_t len = uint16_t(header.size());
+        out.write("\x93NUMPY\x01\x00", 8);
+        out.put(char(len & 0xff)).put(char(len >> 8));
+        out << header;
+        out.write(reinterpret_cast<const char*>(data.data()), std::streamsize(data.size() * sizeof(float)));
+        if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot rename " + tmp + " to " + path);
+}
+
+// The argmax of the session's current logits, read in place (no copy per token).
+int32_t argmax_in_place(const mola::Session& session) {
+    const float* logits = nullptr;
+    size_t n = 0;
+    mola::check(mola_session_get_logits(session.get(), &logits, &n));
+    return int32_t(std::max_element(logits, logits + n) - logits);
+}
+
+std::string human(double v) {
+    char buf[32];
+    const char* units[] = {"", "K", "M", "G", "T"};
+    int u = 0;
+    while (v >= 1000 && u < 4) {
+        v /= 1000;
+        ++u;
+    }
+    std::snprintf(buf, sizeof buf, "%.2f%s", v, units[u]);
+    return buf;
+}
+
+// A piece made printable: control bytes and bytes of unfinished characters escaped.
+std::string printable(const std::string& piece) {
+    std::string out;
+    for (unsigned char c : piece) {
+        if (c == '\n')
+            out += "\\n";
+        else if (c == '\t')
+            out += "\\t";
+        else if (c < 0x20 || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else
+            out += char(c);
+    }
+    return out;
+}
+
+}  // namespace
+
+int cmd_info(const Args& a) {
+    mola::Model model = load(a);
+    const mola_model_info i = model.info();
+    std::printf("architecture:        %s\n", i.architecture);
+    std::printf("variant:             %s\n", i.variant);
+    std::printf("layers:              %d (+%d MTP layers skipped)\n", i.n_layer, i.n_mtp_layers);
+    std::printf("hidden size:         %d\n", i.n_embd);
+    std::printf("attention heads:     %d (MLA, kv_lora_rank %d, rope dims %d)\n", i.n_head, i.kv_lora_rank,
+                i.qk_rope_head_dim);
+    std::printf("experts:             %d routed, top-%d, %d shared\n", i.n_routed_experts, i.n_experts_per_token,
+                i.n_shared_experts);
+    std::printf("vocabulary:          %d\n", i.n_vocab);
+    std::printf("context (trained):   %d\n", i.n_ctx_train);
+    std::printf("parameters:          %" PRIu64 " (%s)\n", i.n_params, human(double(i.n_params)).c_str());
+    std::printf("active per token:    %" PRIu64 " (%s)\n", i.n_params_active, human(double(i.n_params_active)).c_str());
+    std::printf("weight dtypes:       %s\n", i.weight_dtypes);
+    std::printf("weight bytes:        %" PRIu64 " (%sB)\n", i.weight_bytes, human(double(i.weight_bytes)).c_str());
+    std::printf("decode reads/token:  %" PRIu64 " bytes of weights\n", i.decode_bytes_per_token);
+    std::printf("KV cache per token:  %" PRIu64 " bytes (latent %d + rope %d floats x %d layers)\n",
+                i.kv_bytes_per_token, i.kv_lora_rank, i.qk_rope_head_dim, i.n_layer);
+    std::printf("bos / eos:           %d / %d\n", i.bos_token_id, i.eos_token_id);
+    std::printf("backend:             %s\n", i.backend);
+    return 0;
+}
+
+int cmd_logits(const Args& a) {
+    if (a.out.empty()) throw UsageError("logits needs --out FILE.npy");
+    const std::vector<int32_t> tokens = parse_tokens(a.tokens);
+    mola::Model model = load(a);
+    mola::Session session(model, a.ctx ? a.ctx : int(tokens.size()));
+    const std::vector<float> logits = session.append_all_logits(tokens);
+    write_npy(a.out, logits, tokens.size(), session.n_vocab());
+    std::fprintf(stderr, "wrote %s: float32 [%zu, %zu]\n", a.out.c_str(), tokens.size(), session.n_vocab());
+    return 0;
+}
+
+// Continues a token sequence and prints the sampled ids (an end-of-sequence id
+// included); greedy unless --temperature is given.
+int cmd_generate(const Args& a) {
+    const std::vector<int32_t> prompt = parse_tokens(a.tokens);
+    const int n = a.n < 0 ? 16 : a.n;
+    mola::SamplerParams sampler = a.sampler;
+    if (!a.temperature_set) sampler.temperature = 0.0f;
+    mola::Model model = load(a);
+    mola::Session session(model, a.ctx ? a.ctx : n > 0 ? int(prompt.size()) + n : 0);
+    mola::GenerateOptions options;
+    options.max_tokens = n;
+    options.stop = a.stop;
+    options.ignore_eos = a.ignore_eos;
+    bool first = true;
+    options.stream = [&first](std::string_view, const std::vector<int32_t>& tokens) {
+        for (int32_t t : tokens) {
+            std::printf("%s%d", first ? "" : " ", t);
+            first = false;
+        }
+        std::fflush(stdout);
+        return true;
+    };
+    install_sigint_handler();
+    mola::GenerateResult result;
+    {
+        Generating guard(session);
+        result = session.generate(prompt, sampler, options);
+    }
+    std::printf("\n");
+    if (a.verbose) print_generate_stats(result);
+    return 0;
+}
+
+int cmd_bench(const Args& a) {
+    using clock = std::chrono::steady_clock;
+    mola::Model model = load(a);
+    const mola_model_info info = model.info();
+    if (a.prompt_tokens < 1) throw UsageError("--prompt-tokens must be at least 1");
+    mola::Session session(model, a.ctx ? a.ctx : a.prompt_tokens + a.gen_tokens, 512);
+    std::mt19937 rng(1234);
+    std::vector<int32_t> prompt(size_t(a.prompt_tokens));
+    for (int32_t& t : prompt) t = int32_t(rng() % uint32_t(info.n_vocab));
+
+    // Warm up caches and pages on a short prefix, then measure from an empty session.
+    session.append({prompt[0]});
+    session.rewind(0);
+    const auto t0 = clock::now();
+    session.append(prompt);
+    const auto t1 = clock::now();
+    int32_t next = argmax_in_place(session);
+    const auto t2 = clock::now();
+    for (int i = 0; i < a.gen_tokens; ++i) {
+        session.decode(next);
+        next = argmax_in_place(session);
+    }
+    const auto t3 = clock::now();
+    const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
+    const double decode_s = std::chrono::duration<double>(t3 - t2).count();
+    const double prefill_tps = a.prompt_tokens / prefill_s;
+    const double decode_tps = a.gen_tokens > 0 ? a.gen_tokens / decode_s : 0.0;
+    const double gbps = double(info.decode_bytes_per_token) * decode_tps / 1e9;
+    if (a.json) {
+        std::printf("{\"model\": \"%s\", \"backend\": \"%s\", \"threads\": %d, \"prompt_tokens\": %d, "
+                    "\"gen_tokens\": %d, \"prefill_tokens_per_s\": %.3f, \"decode_tokens_per_s\": %.3f, "
+                    "\"weight_bytes_per_token\": %" PRIu64 ", \"decode_weight_GB_per_s\": %.3f}\n",
+                    a.model.c_str(), info.backend, a.threads, a.prompt_tokens, a.gen_tokens, prefill_tps, decode_tps,
+                    info.decode_bytes_per_token, gbps);
+    } else {
+        std::printf("model:             %s (%s)\n", a.model.c_str(), info.variant);
+        std::printf("backend:           %s\n", info.backend);
+        std::printf("prefill:           %d tokens in %.3f s = %.2f tokens/s\n", a.prompt_tokens, prefill_s, prefill_tps);
+        std::printf("decode:            %d tokens in %.3f s = %.2f tokens/s\n", a.gen_tokens, decode_s, decode_tps);
+        std::printf("weights per token: %" PRIu64 " bytes (%sB)\n", info.decode_bytes_per_token,
+                    human(double(info.decode_bytes_per_token)).c_str());
+        std::printf("decode bandwidth:  %.2f GB/s of weights\n", gbps);
+    }
+    return 0;
+}
+
+int cmd_tokenize(const Args& a) {
+    using clock = std::chrono::steady_clock;
+    const std::string text = a.have_text ? a.text
+                             : !a.text_file.empty()
+                                 ? read_file(a.text_file)
+                                 : std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    mola::Tokenizer tokenizer = a.tokenizer.empty() ? model_tokenizer(load(a), a) : mola::Tokenizer(a.tokenizer);
+    if (a.bench) {
+        // Single-threaded encode throughput, best of three runs.
+        double best = 1e30;
+        size_t n_ids = 0;
+        for (int run = 0; run < 3; ++run) {
+            const auto t0 = clock::now();
+            n_ids = tokenizer.encode(text, !a.no_special).size();
+            best = std::min(best, std::chrono::duration<double>(clock::now() - t0).count());
+        }
+        std::printf("{\"bytes\": %zu, \"seconds\": %.6f, \"n_ids\": %zu, \"MB_per_s\": %.3f}\n", text.size(), best,
+                    n_ids, double(text.size()) / best / 1e6);
+        return 0;
+    }
+    const std::vector<int32_t> ids = tokenizer.encode(text, !a.no_special);
+    for (size_t i = 0; i < ids.size(); ++i) {
+        if (a.ids_only)
+            std::printf("%s%d", i ? " " : "", ids[i]);
+        else
+            std::printf("%d\t%s\n", ids[i], printable(tokenizer.token_to_piece(ids[i])).c_str());
+    }
+    if (a.ids_only) std::printf("\n");
+    return 0;
+}
+
+}  // namespace mola_cli
