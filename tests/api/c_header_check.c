@@ -13,6 +13,14 @@
 
 int mola_c_header_check(void);
 
+static int count_tokens(void *user_data, const char *text, size_t text_len, const int32_t *tokens, size_t n_tokens) {
+    (void)text;
+    (void)text_len;
+    (void)tokens;
+    *(size_t *)user_data += n_tokens;
+    return 0;
+}
+
 static int empty_progress(void *user_data, float progress) {
     (void)user_data;
     return progress < 0.0f || progress > 1.0f; /* cancel on a value outside [0, 1] */
@@ -69,6 +77,30 @@ int mola_c_header_check(void) {
     if (mola_session_get_logits(session, &logits, &n_vocab) != MOLA_OK) return 16;
     if (logits == NULL || n_vocab != (size_t)info.n_vocab) return 17;
     if (mola_session_get_n_tokens(session, &n_tokens) != MOLA_OK || n_tokens != 4) return 18;
+
+    /* Generation from C: seeded sampling, streaming, a token limit. */
+    {
+        mola_sampler_params sampler;
+        mola_generate_params gen;
+        mola_generate_result result;
+        size_t streamed = 0;
+        mola_sampler_params_default(&sampler);
+        if (sampler.struct_size != sizeof(mola_sampler_params)) return 19;
+        sampler.seed = 5;
+        mola_generate_params_default(&gen);
+        if (gen.struct_size != sizeof(mola_generate_params)) return 20;
+        gen.max_tokens = 3;
+        gen.ignore_eos = 1;
+        gen.stream = count_tokens;
+        gen.stream_user_data = &streamed;
+        memset(&result, 0, sizeof result);
+        result.struct_size = (uint32_t)sizeof result;
+        if (mola_session_generate(session, tokens, 1, &sampler, &gen, &result) != MOLA_OK) return 21;
+        if (result.finish_reason != MOLA_FINISH_LENGTH || result.n_generated_tokens != 3 || streamed != 3) return 22;
+        if (mola_session_cancel(session) != MOLA_OK) return 23;
+        if (mola_session_generate(session, NULL, 0, NULL, &gen, &result) != MOLA_OK) return 24;
+        if (result.finish_reason != MOLA_FINISH_CANCELLED || result.n_generated_tokens != 0) return 25;
+    }
     mola_session_destroy(session);
     return 0;
 }
