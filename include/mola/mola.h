@@ -326,7 +326,9 @@ typedef struct mola_generate_result {
  * Cancellation is a normal finish (MOLA_OK, reason CANCELLED): the session keeps
  * what was generated; if it comes during the prompt, the prompt's tokens are
  * taken out again (the session holds the same tokens as before the call, and has
- * logits again after its next append). sampler may be NULL for defaults; params may be NULL for
+ * logits again after its next append). An error while appending the prompt also
+ * takes it out again; an error after it (e.g. a logit bias that bans every token)
+ * leaves the prompt and the tokens generated so far in the session. sampler may be NULL for defaults; params may be NULL for
  * defaults; result may be NULL. One thread at a time per session, except
  * mola_session_cancel. */
 MOLA_API mola_status mola_session_generate(mola_session *session, const int32_t *prompt, size_t n_prompt,

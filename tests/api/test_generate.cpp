@@ -364,6 +364,20 @@ TEST_CASE("generate: misuse gets an error naming the problem", "[generate][bad]"
     gp.n_stop = 2;
     CHECK(mola_session_generate(s.get(), kPrompt.data(), kPrompt.size(), nullptr, &gp, &r) == MOLA_ERR_INVALID_ARG);
 
+    // A bias that bans every token fails at the first sample; the prompt stays.
+    {
+        std::vector<mola_logit_bias> ban;
+        for (int32_t t = 0; t < int32_t(s.n_vocab()); ++t) ban.push_back({t, -INFINITY});
+        mola_sampler_params_default(&sp);
+        sp.logit_bias = ban.data();
+        sp.n_logit_bias = ban.size();
+        CHECK(mola_session_generate(s.get(), kPrompt.data(), kPrompt.size(), &sp, nullptr, &r) ==
+              MOLA_ERR_INVALID_ARG);
+        CHECK_THAT(last_error(), Catch::Contains("-inf"));
+        CHECK(s.n_tokens() == kPrompt.size());
+        s.rewind(0);
+    }
+
     CHECK(mola_session_cancel(nullptr) == MOLA_ERR_INVALID_ARG);
     mola_sampler* sampler = nullptr;
     CHECK(mola_sampler_create(nullptr, 0, &sampler) == MOLA_ERR_INVALID_ARG);
