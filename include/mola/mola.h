@@ -56,6 +56,7 @@ typedef enum mola_status {
     MOLA_ERR_CONTEXT_FULL = 9,     /* a session has no room for more tokens */
     MOLA_ERR_BUFFER_TOO_SMALL = 10,
     MOLA_ERR_INTERNAL = 11,        /* a bug in mola; please report it */
+    MOLA_ERR_CACHE_FULL = 12,      /* the model's KV-cache budget has no free block left */
     MOLA_STATUS_MAX_ENUM = 0x7FFFFFFF
 } mola_status;
 
