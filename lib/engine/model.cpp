@@ -17,6 +17,8 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
+std::string cache_blocks(int64_t n) { return std::to_string(n) + (n == 1 ? " cache block" : " cache blocks"); }
+
 // YaRN's correction dimension for a number of rotations (spec §4.1).
 double correction_dim(double rotations, double d, double base, double max_pos) {
     return d * std::log(max_pos / (rotations * 2.0 * kPi)) / (2.0 * std::log(base));
@@ -168,7 +170,7 @@ void Session::append(const int32_t* tokens, int64_t n, float* all_logits) {
         if (e.status() != MOLA_ERR_CACHE_FULL) throw;
         fail(MOLA_ERR_CACHE_FULL, "cannot append " + std::to_string(n) + " token" + (n == 1 ? "" : "s") +
                                       " to a session of " + std::to_string(n_tokens()) + " (" +
-                                      std::to_string(cache_.n_blocks()) + " blocks): " + e.what());
+                                      cache_blocks(cache_.n_blocks()) + "): " + e.what());
     }
     has_logits_ = false;
     try {
@@ -194,7 +196,7 @@ void Session::reserve(int64_t n_more) {
         if (e.status() != MOLA_ERR_CACHE_FULL) throw;
         fail(MOLA_ERR_CACHE_FULL, "cannot make room for " + std::to_string(n_more) + " more token" +
                                       (n_more == 1 ? "" : "s") + " in a session of " + std::to_string(n_tokens()) +
-                                      " (" + std::to_string(cache_.n_blocks()) + " blocks): " + e.what());
+                                      " (" + cache_blocks(cache_.n_blocks()) + "): " + e.what());
     }
 }
 

@@ -10,6 +10,12 @@
 
 namespace mola {
 
+namespace {
+
+std::string blocks(int64_t n) { return std::to_string(n) + (n == 1 ? " block" : " blocks"); }
+
+}  // namespace
+
 BlockPool::BlockPool(Backend& backend, const KvLayout& layout, uint64_t budget_bytes)
     : backend_(backend),
       layout_(layout),
@@ -31,12 +37,12 @@ void BlockPool::allocate(int64_t n, std::vector<int32_t>& ids, std::vector<uint8
     if (n > capacity_ - used_) {
         const uint64_t bb = layout_.block_bytes;
         fail(MOLA_ERR_CACHE_FULL,
-             "the KV cache is full: " + std::to_string(n) + " more block" + (n == 1 ? "" : "s") + " of " +
-                 std::to_string(layout_.block_tokens) + " tokens (" + std::to_string(uint64_t(n) * bb) +
-                 " bytes) needed, but the budget of " + std::to_string(budget_) + " bytes (" +
-                 std::to_string(capacity_) + " blocks of " + std::to_string(bb) + " bytes) has " +
-                 std::to_string(used_) + " blocks (" + std::to_string(uint64_t(used_) * bb) +
-                 " bytes) in use and " + std::to_string(capacity_ - used_) +
+             "the KV cache is full: " + std::to_string(n) + (n == 1 ? " more block" : " more blocks") + " of " +
+                 std::to_string(layout_.block_tokens) + " tokens (" +
+                 std::to_string(uint64_t(n) * bb) + " bytes) needed, but the budget of " + std::to_string(budget_) +
+                 " bytes (" + blocks(capacity_) + " of " + std::to_string(bb) + " bytes) has " + blocks(used_) +
+                 " (" + std::to_string(uint64_t(used_) * bb) + " bytes) in use and " +
+                 std::to_string(capacity_ - used_) +
                  " free; free a session or rewind one, or load the model with a larger kv_cache_budget_bytes");
     }
     const size_t ids0 = ids.size(), data0 = data.size();
