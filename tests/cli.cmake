@@ -47,6 +47,25 @@ add_test(NAME "cli: info prints parameter counts and KV bytes per token"
                  "-DSTDOUT_MATCH3=KV cache per token: +[1-9][0-9]* bytes"
                  -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> info ${MOLA_V3})
 
+add_test(NAME "cli: info prints KV bytes per token for each cache dtype and the budget"
+         COMMAND ${CMAKE_COMMAND}
+                 "-DSTDOUT_MATCH=KV cache per token: +252 bytes \\(fp8_e4m3"
+                 "-DSTDOUT_MATCH2=KV bytes per token: +f32 768, bf16 384, fp8_e4m3 252"
+                 "-DSTDOUT_MATCH3=KV cache budget: +1048576 bytes.*blocks of 16 tokens"
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> info ${MOLA_V3} --kv-dtype fp8 --kv-budget 1M
+                 --kv-block 16)
+add_test(NAME "cli: a KV block size that is not a power of two exits 1 naming it"
+         COMMAND ${CMAKE_COMMAND} -DEXPECT_RC=1 "-DSTDERR_MATCH=kv_block_tokens 48" -DSTDERR_MATCH2=power
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> info ${MOLA_V3} --kv-block 48)
+add_test(NAME "cli: an unknown --kv-dtype exits 2"
+         COMMAND ${CMAKE_COMMAND} -DEXPECT_RC=2 -DSTDERR_MATCH=--kv-dtype
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> info ${MOLA_V3} --kv-dtype fp4)
+# One block of 16 tokens: the 14th generated token has no room.
+add_test(NAME "cli: generate past the KV-cache budget exits 1 saying the cache is full"
+         COMMAND ${CMAKE_COMMAND} -DEXPECT_RC=1 "-DSTDERR_MATCH=KV cache is full" -DSTDERR_MATCH2=6144
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> generate ${MOLA_V3} --tokens "1 2 3" -n 20
+                 --ignore-eos --kv-block 16 --kv-budget 6144)
+
 # The numeric comparison with logits_1.npy is in test_c_api.cpp ("[cli][golden]"),
 # so that no Python is needed; this checks the command and the .npy it writes.
 add_test(NAME "cli: logits writes a float32 .npy of golden case 1"

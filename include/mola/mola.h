@@ -56,6 +56,7 @@ typedef enum mola_status {
     MOLA_ERR_CONTEXT_FULL = 9,     /* a session has no room for more tokens */
     MOLA_ERR_BUFFER_TOO_SMALL = 10,
     MOLA_ERR_INTERNAL = 11,        /* a bug in mola; please report it */
+    MOLA_ERR_CACHE_FULL = 12,      /* the model's KV-cache budget has no free block left */
     MOLA_STATUS_MAX_ENUM = 0x7FFFFFFF
 } mola_status;
 
@@ -95,6 +96,17 @@ typedef enum mola_mla_mode {
     MOLA_MLA_MAX_ENUM = 0x7FFFFFFF
 } mola_mla_mode;
 
+/* How the KV cache stores each token's latent (kv_lora_rank values) and rope key
+ * (qk_rope_head_dim values) per layer. Zero is the default. */
+typedef enum mola_kv_dtype {
+    MOLA_KV_BF16 = 0,      /* 2 bytes per value (the default) */
+    MOLA_KV_F32 = 1,       /* 4 bytes per value; exact */
+    MOLA_KV_FP8_E4M3 = 2,  /* the latent in float8 e4m3 with one float scale (absmax / 448) per token
+                              and layer, the rope key in BF16: (kv_lora_rank + 2 * qk_rope_head_dim + 4)
+                              bytes per token and layer */
+    MOLA_KV_MAX_ENUM = 0x7FFFFFFF
+} mola_kv_dtype;
+
 typedef struct mola_model_params {
     uint32_t struct_size;         /* sizeof(mola_model_params), set by the default getter */
     int32_t n_threads;            /* CPU threads for compute; 0 = all cores */
@@ -102,6 +114,13 @@ typedef struct mola_model_params {
     void *progress_user_data;     /* passed to progress; not owned */
     int32_t mla_mode;             /* a mola_mla_mode */
     const char *backend;          /* "auto" or "cpu"; NULL = "auto". Copied. */
+    /* The KV cache: a pool of blocks of kv_block_tokens tokens owned by the model,
+     * shared by its sessions, taken as tokens are appended and given back on rewind
+     * and destroy; it never holds more than kv_cache_budget_bytes. */
+    int32_t kv_cache_dtype;       /* a mola_kv_dtype; default MOLA_KV_BF16 */
+    int32_t kv_block_tokens;      /* tokens per block, a power of two in [1, 4096]; 0 = 64 */
+    uint64_t kv_cache_budget_bytes; /* the pool's memory limit (taken as needed, not up front);
+                                       0 = a quarter of physical memory. Must hold one block. */
 } mola_model_params;
 
 /* Fills *params with defaults and sets struct_size. Always safe. */
@@ -141,40 +160,69 @@ typedef struct mola_model_info {
     uint64_t n_params;             /* total parameters (MTP excluded) */
     uint64_t n_params_active;      /* parameters used per token */
     uint64_t weight_bytes;         /* bytes of mapped weights */
-    uint64_t kv_bytes_per_token;   /* latent-cache bytes per token over all layers */
+    uint64_t kv_bytes_per_token;   /* KV-cache bytes per token over all layers, in kv_cache_dtype */
     uint64_t decode_bytes_per_token; /* weight bytes one decode step reads (active experts only) */
+    const char *kv_cache_dtype;    /* "bf16", "f32" or "fp8_e4m3" (static) */
+    uint64_t kv_cache_budget_bytes; /* the cache pool's limit */
+    uint64_t kv_bytes_per_token_f32;  /* kv_bytes_per_token with each cache dtype */
+    uint64_t kv_bytes_per_token_bf16;
+    uint64_t kv_bytes_per_token_fp8;
+    uint64_t kv_block_bytes;       /* one block: kv_block_tokens tokens of every layer */
+    int32_t kv_block_tokens;
+    int32_t kv_cache_blocks;       /* blocks the budget holds */
 } mola_model_info;
 
 /* Fills *info (the caller sets info->struct_size first). Strings stay valid while
  * the model lives. Safe from any thread. */
 MOLA_API mola_status mola_model_get_info(const mola_model *model, mola_model_info *info);
 
+typedef struct mola_cache_usage {
+    uint32_t struct_size;       /* the caller sets sizeof(mola_cache_usage) */
+    int32_t block_tokens;       /* tokens per block */
+    uint64_t block_bytes;       /* bytes per block (all layers) */
+    uint64_t blocks_total;      /* blocks the budget holds */
+    uint64_t blocks_used;       /* blocks that sessions hold */
+    uint64_t blocks_free;       /* blocks_total - blocks_used */
+    uint64_t bytes_budget;      /* kv_cache_budget_bytes */
+    uint64_t bytes_used;        /* blocks_used * block_bytes */
+    uint64_t bytes_allocated;   /* memory taken so far: blocks are allocated on first use and kept
+                                   for reuse until the model is freed */
+} mola_cache_usage;
+
+/* A snapshot of the model's KV-cache pool (the caller sets out->struct_size
+ * first). Safe from any thread, also while sessions run. */
+MOLA_API mola_status mola_model_get_cache_usage(const mola_model *model, mola_cache_usage *out_usage);
+
 /* ---------------------------------------------------------------- session */
 
 typedef struct mola_session_params {
     uint32_t struct_size;     /* sizeof(mola_session_params), set by the default getter */
-    int32_t n_ctx;            /* token capacity of the latent cache; 0 = min(4096, n_ctx_train) */
+    int32_t n_ctx;            /* the session's token limit; 0 = min(4096, n_ctx_train) */
     int32_t n_batch;          /* tokens per forward pass during prefill; 0 = 256 */
 } mola_session_params;
 
 /* Fills *params with defaults and sets struct_size. Always safe. */
 MOLA_API void mola_session_params_default(mola_session_params *params);
 
-/* Creates a session (a token history and its latent KV cache) on a model. All
- * memory is allocated here, none per token. params may be NULL. The session holds
- * a reference to the model. Release with mola_session_destroy. Different sessions
- * of one model may be used from different threads at once. */
+/* Creates a session (a token history and its latent KV cache) on a model. The
+ * working buffers are allocated here; cache blocks come from the model's pool as
+ * tokens are appended (n_ctx is a limit, not a reservation). params may be NULL.
+ * The session holds a reference to the model. Release with mola_session_destroy.
+ * Different sessions of one model may be used from different threads at once. */
 MOLA_API mola_status mola_session_create(mola_model *model, const mola_session_params *params,
                                          mola_session **out_session);
 
-/* Frees the session and its cache. NULL is a no-op. No other call may use the
- * session meanwhile. */
+/* Frees the session; its cache blocks go back to the model's pool. NULL is a
+ * no-op. No other call may use the session meanwhile. */
 MOLA_API void mola_session_destroy(mola_session *session);
 
 /* Appends tokens (prefill) and computes the logits of the last one. tokens is
- * copied. Fails with MOLA_ERR_CONTEXT_FULL, leaving the session unchanged, if
- * n_tokens would pass n_ctx, and with MOLA_ERR_INVALID_ARG on an id outside the
- * vocabulary. One thread at a time per session. */
+ * copied. Fails, leaving the session unchanged, with MOLA_ERR_CONTEXT_FULL if
+ * n_tokens would pass n_ctx, with MOLA_ERR_CACHE_FULL if the model's cache budget
+ * has too few free blocks for them (the message gives the budget, the bytes in
+ * use and what was needed; the same call succeeds once other sessions free
+ * blocks), and with MOLA_ERR_INVALID_ARG on an id outside the vocabulary. One
+ * thread at a time per session. */
 MOLA_API mola_status mola_session_append(mola_session *session, const int32_t *tokens,
                                          size_t n_tokens);
 
@@ -198,9 +246,9 @@ MOLA_API mola_status mola_session_decode(mola_session *session, int32_t token);
 MOLA_API mola_status mola_session_get_logits(mola_session *session, const float **out_logits,
                                              size_t *out_n_vocab);
 
-/* Keeps the first n_tokens tokens of the session and drops the rest (their cache
- * rows become free). Logits are unavailable until the next append. One thread at
- * a time per session. */
+/* Keeps the first n_tokens tokens of the session and drops the rest (cache blocks
+ * past them go back to the model's pool). Logits are unavailable until the next
+ * append. One thread at a time per session. */
 MOLA_API mola_status mola_session_rewind(mola_session *session, size_t n_tokens);
 
 /* The number of tokens in the session. One thread at a time per session. */
@@ -208,6 +256,11 @@ MOLA_API mola_status mola_session_get_n_tokens(const mola_session *session, size
 
 /* The token capacity (n_ctx) of the session. One thread at a time per session. */
 MOLA_API mola_status mola_session_get_n_ctx(const mola_session *session, size_t *out_n_ctx);
+
+/* The number of cache blocks the session holds (ceil(n_tokens / kv_block_tokens),
+ * or more after mola_session_generate reserved one ahead). One thread at a time
+ * per session. */
+MOLA_API mola_status mola_session_get_n_cache_blocks(const mola_session *session, size_t *out_n_blocks);
 
 /* Copies the session's tokens into out (capacity entries); *out_n is set to the
  * number of tokens. MOLA_ERR_BUFFER_TOO_SMALL (with *out_n set) if out is short;
@@ -328,9 +381,13 @@ typedef struct mola_generate_result {
  * taken out again (the session holds the same tokens as before the call, and has
  * logits again after its next append). An error while appending the prompt also
  * takes it out again; an error after it (e.g. a logit bias that bans every token)
- * leaves the prompt and the tokens generated so far in the session. sampler may be NULL for defaults; params may be NULL for
- * defaults; result may be NULL. One thread at a time per session, except
- * mola_session_cancel. */
+ * leaves the prompt and the tokens generated so far in the session. When the
+ * model's cache budget runs out the call fails with MOLA_ERR_CACHE_FULL: during the
+ * prompt, the session is left as it was; while sampling, the tokens sampled (and
+ * streamed) before stay in the session, and the cache is checked before each token
+ * is sampled, so no token is streamed that the session could not keep. sampler may
+ * be NULL for defaults; params may be NULL for defaults; result may be NULL. One
+ * thread at a time per session, except mola_session_cancel. */
 MOLA_API mola_status mola_session_generate(mola_session *session, const int32_t *prompt, size_t n_prompt,
                                            const mola_sampler_params *sampler, const mola_generate_params *params,
                                            mola_generate_result *result);

@@ -40,6 +40,11 @@ struct ModelParams {
     // Called with the load progress in [0, 1]; return false to cancel. An exception
     // thrown here cancels the load and is rethrown from the Model constructor.
     std::function<bool(float)> progress;
+    // The KV cache (see mola_model_params): its dtype, tokens per block (0 = 64) and
+    // the pool's byte budget (0 = a quarter of physical memory).
+    mola_kv_dtype kv_cache_dtype = MOLA_KV_BF16;
+    int kv_block_tokens = 0;
+    uint64_t kv_cache_budget_bytes = 0;
 };
 
 // A loaded model: immutable, shareable between threads and sessions. Move-only.
@@ -51,6 +56,9 @@ public:
         p.n_threads = params.n_threads;
         p.mla_mode = params.mla_mode;
         p.backend = params.backend.c_str();
+        p.kv_cache_dtype = params.kv_cache_dtype;
+        p.kv_block_tokens = params.kv_block_tokens;
+        p.kv_cache_budget_bytes = params.kv_cache_budget_bytes;
         Progress progress{&params.progress, nullptr};
         if (params.progress) {
             p.progress = &Progress::trampoline;
@@ -75,6 +83,13 @@ public:
         info.struct_size = sizeof(info);
         check(mola_model_get_info(handle_, &info));
         return info;
+    }
+    // A snapshot of the KV-cache pool's blocks and bytes. Safe from any thread.
+    mola_cache_usage cache_usage() const {
+        mola_cache_usage usage{};
+        usage.struct_size = sizeof(usage);
+        check(mola_model_get_cache_usage(handle_, &usage));
+        return usage;
     }
     mola_model* get() const noexcept { return handle_; }
 
@@ -215,6 +230,12 @@ public:
     size_t n_ctx() const {
         size_t n = 0;
         check(mola_session_get_n_ctx(handle_, &n));
+        return n;
+    }
+    // The KV-cache blocks this session holds.
+    size_t n_cache_blocks() const {
+        size_t n = 0;
+        check(mola_session_get_n_cache_blocks(handle_, &n));
         return n;
     }
     std::vector<int32_t> tokens() const {

@@ -12,6 +12,7 @@
 
 #include "backend/matrix.h"
 #include "engine/config.h"
+#include "kvcache/layout.h"
 
 namespace mola {
 
@@ -39,12 +40,19 @@ struct RoutingRule {
 
 enum class MlaForm { Absorbed, Naive };
 
+// One layer of a session's paged latent cache: token t is row t % block_tokens of
+// block t / block_tokens, laid out and typed as layout says (kvcache/layout.h).
+struct KvCacheView {
+    const KvLayout* layout = nullptr;
+    uint8_t* const* blocks = nullptr;  // the session's blocks in token order (backend memory)
+    int64_t layer = 0;
+};
+
 // Multi-head latent attention of n query tokens at positions pos0 .. pos0+n-1 over
 // the latent cache rows 0 .. pos0+n-1 of one layer (spec §3.5, §3.6).
 struct MlaAttention {
     const float* q = nullptr;       // [n][H][d_n + d_r], rope part already rotated
-    const float* c_kv = nullptr;    // [>= pos0+n][d_c] normalized latents
-    const float* k_pe = nullptr;    // [>= pos0+n][d_r] rotated rope keys
+    KvCacheView cache;              // rows: RMSNorm(c_kv) [d_c] and RoPE(k_pe) [d_r]
     Matrix kv_b;                    // [H * (d_n + d_v)][d_c]
     int64_t n = 0, pos0 = 0;
     int64_t n_heads = 0, d_nope = 0, d_rope = 0, d_v = 0, d_c = 0;
@@ -60,6 +68,7 @@ public:
     virtual std::string name() const = 0;
 
     // Buffers of floats in backend memory, zero-filled; freed with the backend's free.
+    // Both are safe from any thread (sessions and the cache pool call them at once).
     virtual float* alloc(size_t n_floats) = 0;
     virtual void free(float* buffer) = 0;
     // Copies n floats from backend memory to host memory, finishing queued work.
@@ -83,6 +92,11 @@ public:
     virtual void rope(float* x, int64_t n, int64_t token_stride, int64_t n_heads, int64_t head_stride,
                       int64_t offset, int64_t d_rope, int64_t pos0, const float* theta,
                       float attention_factor) = 0;
+    // Stores n rows of [c_kv | k_pe] (d_c + d_r floats each, rows kv_stride floats
+    // apart) as the cache rows of tokens pos0 .. pos0+n-1, converted to the cache's
+    // dtype (FP8: the latent scaled by its absmax / 448, the scale stored beside it).
+    virtual void kv_write(const KvCacheView& cache, int64_t pos0, int64_t n, const float* kv,
+                          int64_t kv_stride) = 0;
     virtual void mla_attention(const MlaAttention& a) = 0;
     // out[n][D] = SwiGLU MLP of x.
     virtual void mlp(const MlpWeights& w, const float* x, int64_t n, float* out) = 0;

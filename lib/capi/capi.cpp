@@ -126,6 +126,7 @@ const char* mola_status_string(mola_status status) {
         case MOLA_ERR_CONTEXT_FULL: return "MOLA_ERR_CONTEXT_FULL";
         case MOLA_ERR_BUFFER_TOO_SMALL: return "MOLA_ERR_BUFFER_TOO_SMALL";
         case MOLA_ERR_INTERNAL: return "MOLA_ERR_INTERNAL";
+        case MOLA_ERR_CACHE_FULL: return "MOLA_ERR_CACHE_FULL";
         default: return "MOLA_ERR_UNKNOWN";
     }
 }
@@ -147,6 +148,9 @@ void mola_model_params_default(mola_model_params* params) {
     params->n_threads = 0;
     params->mla_mode = MOLA_MLA_AUTO;
     params->backend = nullptr;
+    params->kv_cache_dtype = MOLA_KV_BF16;
+    params->kv_block_tokens = 0;
+    params->kv_cache_budget_bytes = 0;
 }
 
 mola_status mola_model_load(const char* path, const mola_model_params* given, mola_model** out_model) {
@@ -164,13 +168,29 @@ mola_status mola_model_load(const char* path, const mola_model_params* given, mo
                            : p.mla_mode == MOLA_MLA_NAIVE  ? mola::MlaMode::Naive
                                                            : mola::MlaMode::Auto;
         options.backend = p.backend ? p.backend : "auto";
+        switch (p.kv_cache_dtype) {
+            case MOLA_KV_BF16: options.kv_dtype = mola::KvDType::BF16; break;
+            case MOLA_KV_F32: options.kv_dtype = mola::KvDType::F32; break;
+            case MOLA_KV_FP8_E4M3: options.kv_dtype = mola::KvDType::FP8_E4M3; break;
+            default:
+                mola::fail(MOLA_ERR_INVALID_ARG, "mola_model_load: kv_cache_dtype " + std::to_string(p.kv_cache_dtype) +
+                                                     " is not a mola_kv_dtype (MOLA_KV_BF16, MOLA_KV_F32, "
+                                                     "MOLA_KV_FP8_E4M3)");
+        }
+        options.kv_block_tokens = p.kv_block_tokens;
+        options.kv_budget_bytes = p.kv_cache_budget_bytes;
         if (p.progress) {
             mola_progress_fn fn = p.progress;
             void* user = p.progress_user_data;
             options.progress = [fn, user](float f) { return fn(user, f) == 0; };
         }
         auto handle = std::make_unique<mola_model>();
-        handle->model = std::make_shared<const mola::Model>(path, options);
+        try {
+            handle->model = std::make_shared<const mola::Model>(path, options);
+        } catch (const mola::Error& e) {
+            if (e.status() != MOLA_ERR_INVALID_ARG) throw;
+            throw mola::Error(e.status(), std::string("mola_model_load: ") + e.what());
+        }
         const mola::DeepSeekConfig& c = handle->model->config();
         handle->architecture = c.model_type;
         handle->variant = c.variant();
@@ -215,7 +235,38 @@ mola_status mola_model_get_info(const mola_model* model, mola_model_info* info) 
         full.weight_bytes = w.weight_bytes;
         full.kv_bytes_per_token = model->model->kv_bytes_per_token();
         full.decode_bytes_per_token = model->model->weight_bytes_per_token();
+        const mola::KvLayout& kv = model->model->kv_layout();
+        full.kv_cache_dtype = mola::kv_dtype_name(kv.dtype);
+        full.kv_cache_budget_bytes = model->model->cache_pool().budget_bytes();
+        full.kv_bytes_per_token_f32 = model->model->kv_bytes_per_token(mola::KvDType::F32);
+        full.kv_bytes_per_token_bf16 = model->model->kv_bytes_per_token(mola::KvDType::BF16);
+        full.kv_bytes_per_token_fp8 = model->model->kv_bytes_per_token(mola::KvDType::FP8_E4M3);
+        full.kv_block_bytes = kv.block_bytes;
+        full.kv_block_tokens = int32_t(kv.block_tokens);
+        full.kv_cache_blocks = int32_t(model->model->cache_pool().capacity());
         write_struct(full, info);
+    });
+}
+
+mola_status mola_model_get_cache_usage(const mola_model* model, mola_cache_usage* out_usage) {
+    return guarded([&] {
+        require(model != nullptr, "mola_model_get_cache_usage: model is NULL");
+        require(out_usage != nullptr, "mola_model_get_cache_usage: out_usage is NULL");
+        require(out_usage->struct_size >= sizeof(uint32_t) && out_usage->struct_size <= 4096,
+                "mola_model_get_cache_usage: set out_usage->struct_size to sizeof(mola_cache_usage) first");
+        const mola::BlockPool::Usage u = model->model->cache_pool().usage();
+        mola_cache_usage full;
+        std::memset(&full, 0, sizeof(full));
+        full.struct_size = sizeof(full);
+        full.block_tokens = int32_t(u.block_tokens);
+        full.block_bytes = u.block_bytes;
+        full.blocks_total = uint64_t(u.blocks_total);
+        full.blocks_used = uint64_t(u.blocks_used);
+        full.blocks_free = uint64_t(u.blocks_total - u.blocks_used);
+        full.bytes_budget = u.bytes_budget;
+        full.bytes_used = u.bytes_used;
+        full.bytes_allocated = u.bytes_allocated;
+        write_struct(full, out_usage);
     });
 }
 
@@ -304,6 +355,13 @@ mola_status mola_session_get_n_ctx(const mola_session* session, size_t* out_n_ct
     return guarded([&] {
         require(session != nullptr && out_n_ctx != nullptr, "mola_session_get_n_ctx: NULL argument");
         *out_n_ctx = size_t(session->session->n_ctx());
+    });
+}
+
+mola_status mola_session_get_n_cache_blocks(const mola_session* session, size_t* out_n_blocks) {
+    return guarded([&] {
+        require(session != nullptr && out_n_blocks != nullptr, "mola_session_get_n_cache_blocks: NULL argument");
+        *out_n_blocks = size_t(session->session->n_cache_blocks());
     });
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/error.h"
 
@@ -15,6 +16,8 @@ namespace mola {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
+
+std::string cache_blocks(int64_t n) { return std::to_string(n) + (n == 1 ? " cache block" : " cache blocks"); }
 
 // YaRN's correction dimension for a number of rotations (spec §4.1).
 double correction_dim(double rotations, double d, double base, double max_pos) {
@@ -52,11 +55,31 @@ std::vector<float> yarn_rope_theta(const DeepSeekConfig& c) {
     return theta;
 }
 
+uint64_t default_kv_budget() {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page_size = ::sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page_size <= 0) return uint64_t(1) << 30;
+    return uint64_t(pages) * uint64_t(page_size) / 4;
+}
+
 Model::Model(const std::string& dir, const ModelOptions& options) : mla_mode_(options.mla_mode) {
+    const int64_t block_tokens = options.kv_block_tokens ? options.kv_block_tokens : kDefaultBlockTokens;
+    if (block_tokens < 1 || block_tokens > kMaxBlockTokens || (block_tokens & (block_tokens - 1)) != 0)
+        fail(MOLA_ERR_INVALID_ARG, "kv_block_tokens " + std::to_string(options.kv_block_tokens) +
+                                       " is not a power of two in [1, " + std::to_string(kMaxBlockTokens) +
+                                       "] (0 = " + std::to_string(kDefaultBlockTokens) + ")");
     checkpoint_ = std::make_unique<Checkpoint>(dir, [&](float f) {
         return options.progress ? options.progress(0.9f * f) : true;
     });
     config_ = parse_deepseek_config(checkpoint_->config(), checkpoint_->config_path());
+    kv_layout_ = make_kv_layout(options.kv_dtype, config_.num_hidden_layers, config_.kv_lora_rank,
+                                config_.qk_rope_head_dim, block_tokens);
+    const uint64_t budget = options.kv_budget_bytes ? options.kv_budget_bytes : default_kv_budget();
+    if (budget < kv_layout_.block_bytes)
+        fail(MOLA_ERR_INVALID_ARG, "kv_cache_budget_bytes " + std::to_string(budget) +
+                                       " is less than one cache block: " + std::to_string(block_tokens) +
+                                       " tokens of " + std::to_string(kv_layout_.bytes_per_token) + " bytes (" +
+                                       kv_dtype_name(options.kv_dtype) + ") = " +
+                                       std::to_string(kv_layout_.block_bytes) + " bytes");
     weights_ = bind_weights(config_, *checkpoint_);
     struct stat st;
     if (::stat((dir + "/tokenizer.json").c_str(), &st) == 0 || ::stat((dir + "/tokenizer.model").c_str(), &st) == 0)
@@ -74,11 +97,12 @@ Model::Model(const std::string& dir, const ModelOptions& options) : mla_mode_(op
     routing_.topk_group = config_.topk_group;
     routing_.normalize = config_.norm_topk_prob;
     routing_.scaling = float(config_.routed_scaling_factor);
+    pool_ = std::make_shared<BlockPool>(*backend_, kv_layout_, budget);
     if (options.progress && !options.progress(1.0f)) fail(MOLA_ERR_CANCELLED, dir + ": loading was cancelled");
 }
 
-uint64_t Model::kv_bytes_per_token() const {
-    return uint64_t(config_.num_hidden_layers * config_.latent_dim()) * sizeof(float);
+uint64_t Model::kv_bytes_per_token(KvDType dtype) const {
+    return mola::kv_bytes_per_token(dtype, config_.num_hidden_layers, config_.kv_lora_rank, config_.qk_rope_head_dim);
 }
 
 uint64_t Model::weight_bytes_per_token() const {
@@ -97,7 +121,11 @@ uint64_t Model::weight_bytes_per_token() const {
 }
 
 Session::Session(std::shared_ptr<const Model> model, int64_t n_ctx, int64_t n_batch)
-    : model_(std::move(model)), be_(model_->backend()), n_ctx_(n_ctx), n_batch_(n_batch) {
+    : model_(std::move(model)),
+      be_(model_->backend()),
+      n_ctx_(n_ctx),
+      n_batch_(n_batch),
+      cache_(model_->cache_pool()) {
     const DeepSeekConfig& c = model_->config();
     auto buffer = [&](int64_t n_floats) {
         float* p = be_.alloc(size_t(n_floats));
@@ -105,10 +133,6 @@ Session::Session(std::shared_ptr<const Model> model, int64_t n_ctx, int64_t n_ba
         return p;
     };
     try {
-        for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-            c_kv_.push_back(buffer(n_ctx_ * c.kv_lora_rank));
-            k_pe_.push_back(buffer(n_ctx_ * c.qk_rope_head_dim));
-        }
         const int64_t D = c.hidden_size, H = c.num_attention_heads;
         x_ = buffer(n_batch_ * D);
         h_ = buffer(n_batch_ * D);
@@ -140,15 +164,40 @@ void Session::append(const int32_t* tokens, int64_t n, float* all_logits) {
         if (tokens[i] < 0 || tokens[i] >= c.vocab_size)
             fail(MOLA_ERR_INVALID_ARG, "token " + std::to_string(i) + " is " + std::to_string(tokens[i]) +
                                            ", outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
+    try {
+        cache_.reserve(n_tokens() + n);
+    } catch (const Error& e) {
+        if (e.status() != MOLA_ERR_CACHE_FULL) throw;
+        fail(MOLA_ERR_CACHE_FULL, "cannot append " + std::to_string(n) + " token" + (n == 1 ? "" : "s") +
+                                      " to a session of " + std::to_string(n_tokens()) + " (" +
+                                      cache_blocks(cache_.n_blocks()) + "): " + e.what());
+    }
     has_logits_ = false;
-    for (int64_t done = 0; done < n;) {
-        const int64_t chunk = std::min(n_batch_, n - done);
-        forward(tokens + done, chunk, all_logits ? all_logits + done * c.vocab_size : nullptr);
-        tokens_.insert(tokens_.end(), tokens + done, tokens + done + chunk);
-        done += chunk;
+    try {
+        for (int64_t done = 0; done < n;) {
+            const int64_t chunk = std::min(n_batch_, n - done);
+            forward(tokens + done, chunk, all_logits ? all_logits + done * c.vocab_size : nullptr);
+            tokens_.insert(tokens_.end(), tokens + done, tokens + done + chunk);
+            done += chunk;
+        }
+    } catch (...) {
+        cache_.truncate(n_tokens());
+        throw;
     }
     be_.read_back(logits_dev_, logits_.data(), logits_.size());
     has_logits_ = true;
+}
+
+void Session::reserve(int64_t n_more) {
+    if (n_more <= 0) return;
+    try {
+        cache_.reserve(n_tokens() + std::min(n_more, n_ctx_ - n_tokens()));
+    } catch (const Error& e) {
+        if (e.status() != MOLA_ERR_CACHE_FULL) throw;
+        fail(MOLA_ERR_CACHE_FULL, "cannot make room for " + std::to_string(n_more) + " more token" +
+                                      (n_more == 1 ? "" : "s") + " in a session of " + std::to_string(n_tokens()) +
+                                      " (" + cache_blocks(cache_.n_blocks()) + "): " + e.what());
+    }
 }
 
 void Session::rewind(int64_t n) {
@@ -156,6 +205,7 @@ void Session::rewind(int64_t n) {
         fail(MOLA_ERR_INVALID_ARG, "cannot rewind to " + std::to_string(n) + " tokens; the session holds " +
                                        std::to_string(n_tokens()));
     tokens_.resize(size_t(n));
+    cache_.truncate(n);
     has_logits_ = false;
 }
 
@@ -210,18 +260,21 @@ void Session::attention(int64_t layer, const float* x, int64_t n, int64_t pos0, 
     }
     be_.rope(q_, n, H * d_qk, H, d_qk, d_n, d_r, pos0, model_->rope_theta().data(), attention_factor);
 
-    // Keys and values: [c_kv | k_pe] = W_kva x; the cache keeps RMSNorm(c_kv) and RoPE(k_pe).
+    // Keys and values: [c_kv | k_pe] = W_kva x; the cache keeps RMSNorm(c_kv) and
+    // RoPE(k_pe) (k_pe is not normalized), in the cache's dtype.
+    const int64_t d_kv = c.latent_dim();
     be_.linear(L.kv_a, x, n, kv_);
-    float* c_kv = c_kv_[size_t(layer)];
-    float* k_pe = k_pe_[size_t(layer)];
-    be_.rms_norm(kv_, c.latent_dim(), L.kv_a_norm.data(), n, d_c, eps, c_kv + pos0 * d_c, d_c);
-    be_.copy_rows(kv_ + d_c, c.latent_dim(), n, d_r, k_pe + pos0 * d_r, d_r);  // k_pe is not normalized
-    be_.rope(k_pe + pos0 * d_r, n, d_r, 1, d_r, 0, d_r, pos0, model_->rope_theta().data(), attention_factor);
+    be_.rms_norm(kv_, d_kv, L.kv_a_norm.data(), n, d_c, eps, kv_, d_kv);
+    be_.rope(kv_, n, d_kv, 1, d_kv, d_c, d_r, pos0, model_->rope_theta().data(), attention_factor);
+    KvCacheView cache;
+    cache.layout = &model_->kv_layout();
+    cache.blocks = cache_.data();
+    cache.layer = layer;
+    be_.kv_write(cache, pos0, n, kv_, d_kv);
 
     MlaAttention a;
     a.q = q_;
-    a.c_kv = c_kv;
-    a.k_pe = k_pe;
+    a.cache = cache;
     a.kv_b = L.kv_b;
     a.n = n;
     a.pos0 = pos0;

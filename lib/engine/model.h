@@ -1,5 +1,6 @@
-// model.h: a loaded DeepSeek model (immutable, shareable) and a session (a token
-// history with its latent cache), with the forward pass that reads like the paper:
+// model.h: a loaded DeepSeek model (immutable, shareable, with the pool its
+// sessions' KV-cache blocks come from) and a session (a token history with its
+// block table), with the forward pass that reads like the paper:
 // embed -> [RMSNorm -> MLA -> +, RMSNorm -> FFN/MoE -> +] x L -> RMSNorm -> lm_head.
 #pragma once
 
@@ -13,6 +14,8 @@
 #include "engine/config.h"
 #include "engine/weights.h"
 #include "format/safetensors.h"
+#include "kvcache/block_pool.h"
+#include "kvcache/block_table.h"
 #include "tokenizer/tokenizer.h"
 
 namespace mola {
@@ -24,7 +27,15 @@ struct ModelOptions {
     MlaMode mla_mode = MlaMode::Auto;
     std::string backend = "auto";
     std::function<bool(float)> progress;  // returns false to cancel
+    KvDType kv_dtype = KvDType::BF16;
+    int64_t kv_block_tokens = 0;   // a power of two in [1, kMaxBlockTokens]; 0 = kDefaultBlockTokens
+    uint64_t kv_budget_bytes = 0;  // 0 = default_kv_budget()
 };
+
+constexpr int64_t kDefaultBlockTokens = 64, kMaxBlockTokens = 4096;
+// The cache budget when none is given: a quarter of physical memory (1 GiB where
+// that is unknown).
+uint64_t default_kv_budget();
 
 class Model {
 public:
@@ -41,8 +52,12 @@ public:
     // weights), or null when the directory has none.
     const std::shared_ptr<const Tokenizer>& tokenizer() const { return tokenizer_; }
     float softmax_scale() const { return softmax_scale_; }
-    // Latent-cache bytes per token over all layers.
-    uint64_t kv_bytes_per_token() const;
+    // Latent-cache bytes per token over all layers, in the cache's dtype or another.
+    uint64_t kv_bytes_per_token() const { return kv_layout_.bytes_per_token; }
+    uint64_t kv_bytes_per_token(KvDType dtype) const;
+    const KvLayout& kv_layout() const { return kv_layout_; }
+    // The pool of cache blocks: the one mutable, internally synchronized part of a model.
+    BlockPool& cache_pool() const { return *pool_; }
     // Weight bytes one decode step reads (attention, dense or selected experts, lm_head).
     uint64_t weight_bytes_per_token() const;
 
@@ -56,6 +71,8 @@ private:
     std::vector<float> rope_theta_;  // YaRN-corrected frequency of each rope pair (spec §4.1)
     RoutingRule routing_;
     float softmax_scale_;
+    KvLayout kv_layout_;
+    std::shared_ptr<BlockPool> pool_;  // after backend_: its blocks go back to the backend first
 };
 
 // Per-pair RoPE frequencies with YaRN's correction (spec §4.1).
@@ -69,12 +86,19 @@ public:
     Session& operator=(const Session&) = delete;
 
     // Appends tokens; if all_logits is non-null it receives [n][vocab] logits.
+    // Cache blocks for all n are taken first: MOLA_ERR_CACHE_FULL leaves the
+    // session unchanged.
     void append(const int32_t* tokens, int64_t n, float* all_logits);
+    // Makes sure the cache holds blocks for n_more tokens beyond n_tokens() (kept
+    // until a rewind or the session's end); MOLA_ERR_CACHE_FULL otherwise.
+    void reserve(int64_t n_more);
+    // Keeps the first n_tokens tokens; blocks past them go back to the pool.
     void rewind(int64_t n_tokens);
     const float* logits() const;  // throws MISUSE when none are available
     int64_t n_tokens() const { return int64_t(tokens_.size()); }
     int64_t n_ctx() const { return n_ctx_; }
     int64_t n_batch() const { return n_batch_; }
+    int64_t n_cache_blocks() const { return cache_.n_blocks(); }
     const std::vector<int32_t>& tokens() const { return tokens_; }
     const Model& model() const { return *model_; }
 
@@ -91,8 +115,8 @@ private:
     bool has_logits_ = false;
     std::vector<float> logits_;
     std::vector<float*> buffers_;  // every backend buffer below, for freeing
-    std::vector<float*> c_kv_, k_pe_;  // per layer: [n_ctx][d_c], [n_ctx][d_r]
     float *x_, *h_, *tmp_, *q_, *cq_, *kv_, *attn_, *logits_dev_;
+    BlockTable cache_;  // the latent cache: blocks of the model's pool, in token order
 };
 
 }  // namespace mola

@@ -1,4 +1,5 @@
-// dtype.cpp: element types of weight files and their exact conversions to float.
+// dtype.cpp: element types of weight files and their exact conversions to float,
+// and float -> e4m3 rounding for the KV cache.
 #include "format/dtype.h"
 
 #include <cmath>
@@ -63,6 +64,30 @@ float f8e4m3_to_f32(uint8_t v) {
     else
         value = std::ldexp(float(mantissa | 0x8), int(exponent) - 10);
     return sign ? -value : value;
+}
+
+uint8_t f32_to_f8e4m3(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    const uint8_t sign = uint8_t((u >> 24) & 0x80);
+    const uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return 0;                // NaN
+    if (a >= 0x43e00000u) return sign | 0x7e;     // >= 448 (and inf): saturate
+    if (a < 0x3c800000u) {                        // below 2^-6: subnormal, steps of 2^-9
+        float m;
+        std::memcpy(&m, &a, 4);
+        // m * 2^9 < 8 is exact; rint rounds half to even in the default mode. 8
+        // lands on 0x08, the smallest normal, which is the right code too.
+        return sign | uint8_t(std::nearbyint(m * 512.0f));
+    }
+    // Normal: keep 3 of the 23 mantissa bits, round to nearest even; a carry out of
+    // the mantissa correctly bumps the exponent.
+    const uint32_t exponent = (a >> 23) - 127 + 7, mantissa = a & 0x7fffffu;
+    uint32_t code = (exponent << 3) | (mantissa >> 20);
+    const uint32_t rest = mantissa & 0xfffffu;
+    if (rest > 0x80000u || (rest == 0x80000u && (code & 1u))) ++code;
+    if (code > 0x7eu) code = 0x7eu;  // 464 and up rounded past 448
+    return sign | uint8_t(code);
 }
 
 const float* f8e4m3_table() {

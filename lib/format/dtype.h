@@ -1,4 +1,5 @@
-// dtype.h: the element types of weight files and exact conversions to float.
+// dtype.h: the element types of weight files (and of the KV cache), exact
+// conversions to float, and the rounding conversions from float the cache uses.
 #pragma once
 
 #include <cstdint>
@@ -32,5 +33,17 @@ float f8e4m3_to_f32(uint8_t v);
 
 // A 256-entry table of f8e4m3_to_f32, built once.
 const float* f8e4m3_table();
+
+// float -> bfloat16 bits, rounding to nearest even (NaN stays NaN).
+inline uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);  // quiet NaN
+    return uint16_t((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+// float -> float8 e4m3fn bits, rounding to nearest even and saturating to +-448
+// (never the NaN codes 0x7F/0xFF; a NaN input gives 0).
+uint8_t f32_to_f8e4m3(float f);
 
 }  // namespace mola

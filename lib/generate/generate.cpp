@@ -107,6 +107,7 @@ GenerateResult generate(Session& session, const int32_t* prompt, size_t n_prompt
     // them; a cancelled or failed prompt leaves the session as it was.
     const int64_t n_before = session.n_tokens();
     try {
+        session.reserve(int64_t(n_prompt));  // the whole prompt's cache blocks, or MOLA_ERR_CACHE_FULL now
         for (size_t done = 0; done < n_prompt;) {
             if (cancel.exchange(false)) {
                 if (done > 0) session.rewind(n_before);  // drops the logits too
@@ -155,6 +156,9 @@ GenerateResult generate(Session& session, const int32_t* prompt, size_t n_prompt
             emit(rest_of_text(), nullptr, 0);
             break;
         }
+        // The next token's cache row, before the token is sampled and streamed:
+        // MOLA_ERR_CACHE_FULL leaves nothing streamed that the session lacks.
+        session.reserve(1);
         const int32_t token = sampler.sample(session.logits(), session.tokens().data(), session.tokens().size());
         last = Clock::now();
         if (result.n_generated_tokens++ == 0) {

@@ -48,10 +48,11 @@ json read_json(const fs::path& path) {
 // A loaded model owned by the test (C handles, so the C functions are what is tested).
 struct ModelHandle {
     mola_model* model = nullptr;
-    explicit ModelHandle(const std::string& path = kV3) {
+    explicit ModelHandle(const std::string& path = kV3, mola_kv_dtype kv_dtype = MOLA_KV_BF16) {
         mola_model_params p;
         mola_model_params_default(&p);
         p.n_threads = 1;
+        p.kv_cache_dtype = kv_dtype;
         const mola_status s = mola_model_load(path.c_str(), &p, &model);
         INFO(last_error());
         REQUIRE(status_name(s) == "MOLA_OK");
@@ -255,6 +256,7 @@ TEST_CASE("mola_status_string names every status", "[c_api][status]") {
         {MOLA_ERR_CONTEXT_FULL, "MOLA_ERR_CONTEXT_FULL"},
         {MOLA_ERR_BUFFER_TOO_SMALL, "MOLA_ERR_BUFFER_TOO_SMALL"},
         {MOLA_ERR_INTERNAL, "MOLA_ERR_INTERNAL"},
+        {MOLA_ERR_CACHE_FULL, "MOLA_ERR_CACHE_FULL"},
     };
     std::set<std::string> seen;
     for (const auto& [status, name] : names) {
@@ -266,8 +268,9 @@ TEST_CASE("mola_status_string names every status", "[c_api][status]") {
     }
     CHECK(seen.size() == names.size());
     CHECK(int(MOLA_ERR_INTERNAL) == 11);  // codes are ABI: never renumbered
+    CHECK(int(MOLA_ERR_CACHE_FULL) == 12);
     // Values the header does not define still get a string.
-    for (int bogus : {12, 99, -1, 0x7FFFFFFF}) {
+    for (int bogus : {13, 99, -1, 0x7FFFFFFF}) {
         const char* s = mola_status_string(static_cast<mola_status>(bogus));
         REQUIRE(s != nullptr);
         CHECK_FALSE(std::string(s).empty());
@@ -381,6 +384,9 @@ TEST_CASE("params structs: struct_size from the defaults, checked, and older siz
         CHECK(mp.progress_user_data == nullptr);
         CHECK(mp.mla_mode == MOLA_MLA_AUTO);
         CHECK(mp.backend == nullptr);
+        CHECK(mp.kv_cache_dtype == MOLA_KV_BF16);
+        CHECK(mp.kv_block_tokens == 0);
+        CHECK(mp.kv_cache_budget_bytes == 0);
         mola_session_params sp;
         std::memset(&sp, 0xAB, sizeof sp);
         mola_session_params_default(&sp);
@@ -606,12 +612,21 @@ TEST_CASE("mola_model_get_info agrees with tests/data/v3/config.json", "[c_api][
     const int64_t n_moe_layers = n_layer - first_dense;  // moe_layer_freq 1
     CHECK(i.n_params_active == n_params - uint64_t(n_moe_layers * (E - k) * 3 * F * D));
     CHECK(i.n_params_active < i.n_params);
-    // The latent cache: (kv_lora_rank + qk_rope_head_dim) values per layer per token.
+    // The latent cache: (kv_lora_rank + qk_rope_head_dim) values per layer per token,
+    // BF16 by default; FP8 stores the latent in one byte plus a float scale and
+    // keeps the rope key in BF16.
     const uint64_t values = uint64_t(n_layer) * uint64_t(i.kv_lora_rank + i.qk_rope_head_dim);
-    REQUIRE(i.kv_bytes_per_token > 0);
-    CHECK(i.kv_bytes_per_token % values == 0);
-    CHECK(i.kv_bytes_per_token / values >= 1);
-    CHECK(i.kv_bytes_per_token / values <= 4);
+    CHECK(i.kv_bytes_per_token == 2 * values);
+    REQUIRE(i.kv_cache_dtype != nullptr);
+    CHECK(std::string(i.kv_cache_dtype) == "bf16");
+    CHECK(i.kv_bytes_per_token_bf16 == 2 * values);
+    CHECK(i.kv_bytes_per_token_f32 == 4 * values);
+    CHECK(i.kv_bytes_per_token_fp8 ==
+          uint64_t(n_layer) * uint64_t(i.kv_lora_rank + 2 * i.qk_rope_head_dim + 4));
+    CHECK(i.kv_block_tokens == 64);
+    CHECK(i.kv_block_bytes == 64 * i.kv_bytes_per_token);  // these sections need no padding
+    CHECK(i.kv_cache_budget_bytes >= i.kv_block_bytes);
+    CHECK(uint64_t(i.kv_cache_blocks) == std::min<uint64_t>(i.kv_cache_budget_bytes / i.kv_block_bytes, INT32_MAX));
     CHECK(i.decode_bytes_per_token > 0);
     CHECK(i.decode_bytes_per_token < i.weight_bytes);
 
@@ -959,8 +974,9 @@ TEST_CASE("mola logits matches the golden logits of tests/data/v3 case 1", "[cli
     REQUIRE(fs::exists(cli));
     TempDir tmp;
     const fs::path out = tmp.path / "logits.npy";
-    const std::string command = "'" + cli.string() + "' logits '" + kV3 + "' --tokens '" + tokens + "' --out '" +
-                                out.string() + "' 2>'" + (tmp.path / "stderr.txt").string() + "'";
+    // The exact F32 KV cache, as the oracle's.
+    const std::string command = "'" + cli.string() + "' logits '" + kV3 + "' --kv-dtype f32 --tokens '" + tokens +
+                                "' --out '" + out.string() + "' 2>'" + (tmp.path / "stderr.txt").string() + "'";
     INFO("command: " << command);
     const int rc = std::system(command.c_str());
     REQUIRE(WIFEXITED(rc));
@@ -977,7 +993,7 @@ TEST_CASE("mola logits matches the golden logits of tests/data/v3 case 1", "[cli
     CHECK(err < 1e-4);
 
     // The C API's append_all_logits gives the same rows.
-    ModelHandle m;
+    ModelHandle m(kV3, MOLA_KV_F32);
     SessionHandle s(m.model, 64);
     std::vector<int32_t> ids;
     for (const auto& t : c["tokens"]) ids.push_back(t.get<int32_t>());

@@ -52,6 +52,7 @@ TEST_CASE("default model: tokens and logits on held-out text match transformers"
 
     mola::ModelParams params;
     params.n_threads = 2;
+    params.kv_cache_dtype = MOLA_KV_F32;  // transformers' cache is fp32
     mola::Model model(kModel.string(), params);
     mola::Tokenizer tok(model);
     const size_t vocab = size_t(model.info().n_vocab);

@@ -11,10 +11,13 @@ namespace {
 
 constexpr double kTolerance = 1e-4;  // relative L2 error against the fp32 oracle
 
+// The oracle keeps its KV cache in fp32, so these tests ask for the exact F32
+// cache (test_kv_cache.cpp measures the BF16 and FP8 caches against it).
 mola::Model load(const std::string& name, mola_mla_mode mode = MOLA_MLA_AUTO, int threads = 2) {
     mola::ModelParams p;
     p.mla_mode = mode;
     p.n_threads = threads;
+    p.kv_cache_dtype = MOLA_KV_F32;
     return mola::Model(golden::model_dir(name), p);
 }
 

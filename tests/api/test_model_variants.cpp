@@ -43,6 +43,7 @@ TEST_CASE("tie_word_embeddings uses the embedding table as lm_head", "[variants]
 TEST_CASE("sessions of one model run concurrently on several threads", "[threads]") {
     mola::ModelParams p;
     p.n_threads = 1;
+    p.kv_cache_dtype = MOLA_KV_F32;  // compared with the fp32 oracle
     const mola::Model model(golden::model_dir("v3"), p);
     const std::vector<golden::Case> cases = golden::read_cases("v3");
     std::vector<std::vector<float>> results(cases.size() * 2);

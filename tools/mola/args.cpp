@@ -1,8 +1,10 @@
 // args.cpp: the usage text and command-line parsing of the `mola` command.
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <sstream>
 
@@ -59,6 +61,10 @@ const char* const kUsage =
     "  --mla MODE         auto | absorbed | naive (default auto)\n"
     "  --ctx N            session capacity in tokens (default: min(4096, the model's trained context);\n"
     "                     logits, generate and bench: enough for the command)\n"
+    "  --kv-dtype T       KV-cache dtype: bf16 (default), f32 (exact) or fp8 (e4m3 latent, bf16 rope)\n"
+    "  --kv-budget SIZE   KV-cache memory limit in bytes, or with a K, M or G suffix (powers of 1024)\n"
+    "                     (default: a quarter of physical memory)\n"
+    "  --kv-block N       tokens per KV-cache block, a power of two (default 64)\n"
     "  -v, --verbose      print load time and generation statistics to stderr\n"
     "  -q, --quiet        no loading progress on stderr\n"
     "  --version          print the version and build information\n";
@@ -87,6 +93,27 @@ float parse_float(const std::string& flag, const std::string& value) {
     } catch (const std::exception&) {
         throw UsageError(flag + " needs a number, not '" + value + "'");
     }
+}
+
+// Bytes with an optional K, M or G (powers of 1024) suffix.
+uint64_t parse_bytes(const std::string& flag, const std::string& value) {
+    std::string digits = value;
+    uint64_t unit = 1;
+    if (!digits.empty()) {
+        const char last = char(std::toupper(static_cast<unsigned char>(digits.back())));
+        if (last == 'K' || last == 'M' || last == 'G') {
+            unit = last == 'K' ? uint64_t(1) << 10 : last == 'M' ? uint64_t(1) << 20 : uint64_t(1) << 30;
+            digits.pop_back();
+        }
+    }
+    const bool ok = !digits.empty() && std::all_of(digits.begin(), digits.end(), [](char c) {
+        return c >= '0' && c <= '9';
+    });
+    errno = 0;
+    const unsigned long long v = ok ? std::strtoull(digits.c_str(), nullptr, 10) : 0;
+    if (!ok || errno == ERANGE || v == 0 || v > UINT64_MAX / unit)
+        throw UsageError(flag + " needs a positive number of bytes (optionally with K, M or G), not '" + value + "'");
+    return uint64_t(v) * unit;
 }
 
 uint64_t parse_seed(const std::string& flag, const std::string& value) {
@@ -210,6 +237,20 @@ Args parse_args(int argc, char** argv) {
             a.suffix_file = value();
         else if (arg == "--path")
             a.path = value();
+        else if (arg == "--kv-dtype") {
+            const std::string t = value();
+            if (t == "bf16")
+                a.kv_dtype = MOLA_KV_BF16;
+            else if (t == "f32")
+                a.kv_dtype = MOLA_KV_F32;
+            else if (t == "fp8" || t == "fp8_e4m3")
+                a.kv_dtype = MOLA_KV_FP8_E4M3;
+            else
+                throw UsageError("--kv-dtype takes bf16, f32 or fp8, not '" + t + "'");
+        } else if (arg == "--kv-budget")
+            a.kv_budget = parse_bytes(arg, value());
+        else if (arg == "--kv-block")
+            a.kv_block = parse_int(arg, value(), 1, 4096);
         else if (arg == "--mla") {
             const std::string m = value();
             if (m == "auto")

@@ -25,6 +25,9 @@ struct Args {
     int n = -1;  // -n/--max-tokens; -1: the command's default
     bool json = false, verbose = false, quiet = false, help = false;
     mola_mla_mode mla = MOLA_MLA_AUTO;
+    mola_kv_dtype kv_dtype = MOLA_KV_BF16;
+    uint64_t kv_budget = 0;  // 0: the library's default
+    int kv_block = 0;        // 0: the library's default
 
     // Text generation (run, chat, complete; sampling also for generate).
     std::string prompt, prompt_file;

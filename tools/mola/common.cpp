@@ -103,6 +103,9 @@ mola::Model load(const Args& a) {
     mola::ModelParams p;
     p.n_threads = a.threads;
     p.mla_mode = a.mla;
+    p.kv_cache_dtype = a.kv_dtype;
+    p.kv_cache_budget_bytes = a.kv_budget;
+    p.kv_block_tokens = a.kv_block;
     const auto t0 = clock::now();
     LoadProgress progress(a.model, a.quiet);
     p.progress = [&progress](float f) { return progress.update(f); };

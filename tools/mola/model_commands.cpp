@@ -94,8 +94,15 @@ int cmd_info(const Args& a) {
     std::printf("weight dtypes:       %s\n", i.weight_dtypes);
     std::printf("weight bytes:        %" PRIu64 " (%sB)\n", i.weight_bytes, human(double(i.weight_bytes)).c_str());
     std::printf("decode reads/token:  %" PRIu64 " bytes of weights\n", i.decode_bytes_per_token);
-    std::printf("KV cache per token:  %" PRIu64 " bytes (latent %d + rope %d floats x %d layers)\n",
-                i.kv_bytes_per_token, i.kv_lora_rank, i.qk_rope_head_dim, i.n_layer);
+    std::printf("KV cache per token:  %" PRIu64 " bytes (%s; latent %d + rope %d values x %d layers)\n",
+                i.kv_bytes_per_token, i.kv_cache_dtype, i.kv_lora_rank, i.qk_rope_head_dim, i.n_layer);
+    std::printf("KV bytes per token:  f32 %" PRIu64 ", bf16 %" PRIu64 ", fp8_e4m3 %" PRIu64
+                " (e4m3 latent + float scale, bf16 rope)\n",
+                i.kv_bytes_per_token_f32, i.kv_bytes_per_token_bf16, i.kv_bytes_per_token_fp8);
+    std::printf("KV cache budget:     %" PRIu64 " bytes (%sB): %d blocks of %d tokens (%" PRIu64
+                " bytes each) = %" PRIu64 " tokens\n",
+                i.kv_cache_budget_bytes, human(double(i.kv_cache_budget_bytes)).c_str(), i.kv_cache_blocks,
+                i.kv_block_tokens, i.kv_block_bytes, uint64_t(i.kv_cache_blocks) * uint64_t(i.kv_block_tokens));
     std::printf("bos / eos:           %d / %d\n", i.bos_token_id, i.eos_token_id);
     std::printf("backend:             %s\n", i.backend);
     return 0;
@@ -176,9 +183,10 @@ int cmd_bench(const Args& a) {
     if (a.json) {
         std::printf("{\"model\": \"%s\", \"backend\": \"%s\", \"threads\": %d, \"prompt_tokens\": %d, "
                     "\"gen_tokens\": %d, \"prefill_tokens_per_s\": %.3f, \"decode_tokens_per_s\": %.3f, "
-                    "\"weight_bytes_per_token\": %" PRIu64 ", \"decode_weight_GB_per_s\": %.3f}\n",
+                    "\"weight_bytes_per_token\": %" PRIu64 ", \"decode_weight_GB_per_s\": %.3f, "
+                    "\"kv_cache_dtype\": \"%s\", \"kv_bytes_per_token\": %" PRIu64 "}\n",
                     a.model.c_str(), info.backend, a.threads, a.prompt_tokens, a.gen_tokens, prefill_tps, decode_tps,
-                    info.decode_bytes_per_token, gbps);
+                    info.decode_bytes_per_token, gbps, info.kv_cache_dtype, info.kv_bytes_per_token);
     } else {
         std::printf("model:             %s (%s)\n", a.model.c_str(), info.variant);
         std::printf("backend:           %s\n", info.backend);
@@ -187,6 +195,8 @@ int cmd_bench(const Args& a) {
         std::printf("weights per token: %" PRIu64 " bytes (%sB)\n", info.decode_bytes_per_token,
                     human(double(info.decode_bytes_per_token)).c_str());
         std::printf("decode bandwidth:  %.2f GB/s of weights\n", gbps);
+        std::printf("KV cache:          %s, %" PRIu64 " bytes per token\n", info.kv_cache_dtype,
+                    info.kv_bytes_per_token);
     }
     return 0;
 }

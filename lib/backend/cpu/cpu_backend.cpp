@@ -115,6 +115,43 @@ public:
         }
     }
 
+    void kv_write(const KvCacheView& cache, int64_t pos0, int64_t n, const float* kv, int64_t kv_stride) override {
+        const KvLayout& L = *cache.layout;
+        const int64_t d_c = L.d_c, d_r = L.d_r, mask = L.block_tokens - 1;
+        for (int64_t i = 0; i < n; ++i) {
+            const int64_t t = pos0 + i, r = t & mask;
+            uint8_t* layer = L.layer_data(cache.blocks[t >> L.block_shift], cache.layer);
+            uint8_t* latent = layer + size_t(r) * L.latent_row_bytes;
+            uint8_t* rope = layer + L.rope_offset + size_t(r) * L.rope_row_bytes;
+            const float* c_kv = kv + i * kv_stride;
+            const float* k_pe = c_kv + d_c;
+            switch (L.dtype) {
+                case KvDType::F32:
+                    std::memcpy(latent, c_kv, size_t(d_c) * sizeof(float));
+                    std::memcpy(rope, k_pe, size_t(d_r) * sizeof(float));
+                    break;
+                case KvDType::BF16: {
+                    uint16_t* lat = reinterpret_cast<uint16_t*>(latent);
+                    for (int64_t j = 0; j < d_c; ++j) lat[j] = f32_to_bf16(c_kv[j]);
+                    break;
+                }
+                case KvDType::FP8_E4M3: {
+                    // One scale per token: the latent's largest magnitude maps to e4m3's 448.
+                    float absmax = 0.0f;
+                    for (int64_t j = 0; j < d_c; ++j) absmax = std::max(absmax, std::fabs(c_kv[j]));
+                    const float scale = absmax > 0.0f ? absmax / 448.0f : 1.0f, inv = 1.0f / scale;
+                    for (int64_t j = 0; j < d_c; ++j) latent[j] = f32_to_f8e4m3(c_kv[j] * inv);
+                    reinterpret_cast<float*>(layer + L.scale_offset)[r] = scale;
+                    break;
+                }
+            }
+            if (L.rope_type == DType::BF16) {
+                uint16_t* pe = reinterpret_cast<uint16_t*>(rope);
+                for (int64_t j = 0; j < d_r; ++j) pe[j] = f32_to_bf16(k_pe[j]);
+            }
+        }
+    }
+
     void mla_attention(const MlaAttention& a) override {
         if (a.form == MlaForm::Absorbed)
             attention_absorbed(a);
@@ -252,9 +289,12 @@ private:
     }
 
     // Attention over the latent cache with W_UK absorbed into the queries and W_UV
-    // applied after the weighted sum (spec §3.6).
+    // applied after the weighted sum (spec §3.6). The cache is read block by block
+    // in its stored dtype and converted in registers.
     void attention_absorbed(const MlaAttention& a) {
         const int64_t H = a.n_heads, d_qk = a.d_nope + a.d_rope, d_c = a.d_c, n = a.n;
+        const KvLayout& L = *a.cache.layout;
+        const int64_t bt = L.block_tokens;
 #pragma omp parallel for num_threads(threads_) schedule(static)
         for (int64_t h = 0; h < H; ++h) {
             thread_local std::vector<float> qn_buf, qabs_buf, lat_buf, score_buf, o_buf;
@@ -270,18 +310,57 @@ private:
             k_.linear_t(w_uk, q_nope, n, q_abs);
             for (int64_t i = 0; i < n; ++i) {
                 const float* q_pe = a.q + (i * H + h) * d_qk + a.d_nope;
+                const float* qa = q_abs + i * d_c;
                 const int64_t T = a.pos0 + i + 1;  // causal: keys up to this query's position
-                for (int64_t t = 0; t < T; ++t)
-                    scores[t] = a.scale * (k_.dot(q_abs + i * d_c, a.c_kv + t * d_c, d_c) +
-                                           k_.dot(q_pe, a.k_pe + t * a.d_rope, a.d_rope));
+                for (int64_t t0 = 0; t0 < T; t0 += bt) {
+                    const uint8_t* layer = L.layer_data(a.cache.blocks[t0 >> L.block_shift], a.cache.layer);
+                    const float* row_scale = L.has_scales() ? reinterpret_cast<const float*>(layer + L.scale_offset) : nullptr;
+                    const int64_t m = std::min(bt, T - t0);
+                    for (int64_t r = 0; r < m; ++r) {
+                        float s = k_.dot_row(qa, layer + size_t(r) * L.latent_row_bytes, L.latent_type, d_c);
+                        if (row_scale) s *= row_scale[r];
+                        scores[t0 + r] =
+                            a.scale * (s + k_.dot_row(q_pe, layer + L.rope_offset + size_t(r) * L.rope_row_bytes,
+                                                      L.rope_type, a.d_rope));
+                    }
+                }
                 softmax(scores, T);
                 float* lat = o_lat + i * d_c;
                 std::fill(lat, lat + d_c, 0.0f);
-                for (int64_t t = 0; t < T; ++t) k_.axpy(scores[t], a.c_kv + t * d_c, lat, d_c);
+                for (int64_t t0 = 0; t0 < T; t0 += bt) {
+                    const uint8_t* layer = L.layer_data(a.cache.blocks[t0 >> L.block_shift], a.cache.layer);
+                    const float* row_scale = L.has_scales() ? reinterpret_cast<const float*>(layer + L.scale_offset) : nullptr;
+                    const int64_t m = std::min(bt, T - t0);
+                    for (int64_t r = 0; r < m; ++r)
+                        k_.axpy_row(row_scale ? scores[t0 + r] * row_scale[r] : scores[t0 + r],
+                                    layer + size_t(r) * L.latent_row_bytes, L.latent_type, lat, d_c);
+                }
             }
             k_.linear(w_uv, o_lat, n, o, 1);
             for (int64_t i = 0; i < n; ++i)
                 std::memcpy(a.out + (i * H + h) * a.d_v, o + i * a.d_v, size_t(a.d_v) * 4);
+        }
+    }
+
+    // The first T rows of one layer of the cache as floats: c_kv [T][d_c] and
+    // k_pe [T][d_r] (FP8 latents scaled back).
+    void gather_cache(const KvCacheView& cache, int64_t T, float* c_kv, float* k_pe) {
+        const KvLayout& L = *cache.layout;
+        const int64_t d_c = L.d_c, d_r = L.d_r, bt = L.block_tokens;
+        const int64_t n_blocks = (T + bt - 1) / bt;
+#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1 && n_blocks > 1)
+        for (int64_t b = 0; b < n_blocks; ++b) {
+            const uint8_t* layer = L.layer_data(cache.blocks[b], cache.layer);
+            const float* row_scale = L.has_scales() ? reinterpret_cast<const float*>(layer + L.scale_offset) : nullptr;
+            const int64_t t0 = b * bt, m = std::min(bt, T - t0);
+            for (int64_t r = 0; r < m; ++r) {
+                float* c = c_kv + (t0 + r) * d_c;
+                k_.load_row(layer + size_t(r) * L.latent_row_bytes, L.latent_type, c, d_c);
+                if (row_scale)
+                    for (int64_t j = 0; j < d_c; ++j) c[j] *= row_scale[r];
+                k_.load_row(layer + L.rope_offset + size_t(r) * L.rope_row_bytes, L.rope_type, k_pe + (t0 + r) * d_r,
+                            d_r);
+            }
         }
     }
 
@@ -290,9 +369,13 @@ private:
     void attention_naive(const MlaAttention& a) {
         const int64_t H = a.n_heads, d_qk = a.d_nope + a.d_rope, n = a.n, T_all = a.pos0 + n;
         const int64_t kv_width = H * (a.d_nope + a.d_v);
-        thread_local std::vector<float> kv_buf;
+        thread_local std::vector<float> kv_buf, c_kv_buf, k_pe_buf;
+        float* c_kv = scratch(c_kv_buf, size_t(T_all * a.d_c));
+        float* k_pe_all = scratch(k_pe_buf, size_t(T_all * a.d_rope));
+        gather_cache(a.cache, T_all, c_kv, k_pe_all);
         float* kv = scratch(kv_buf, size_t(T_all * kv_width));
-        k_.linear(a.kv_b, a.c_kv, T_all, kv, threads_);
+        k_.linear(a.kv_b, c_kv, T_all, kv, threads_);
+        const float* k_pe = k_pe_all;
 #pragma omp parallel for num_threads(threads_) schedule(static) collapse(2)
         for (int64_t h = 0; h < H; ++h) {
             for (int64_t i = 0; i < n; ++i) {
@@ -303,7 +386,7 @@ private:
                 for (int64_t t = 0; t < T; ++t) {
                     const float* k_nope = kv + t * kv_width + h * (a.d_nope + a.d_v);
                     scores[t] = a.scale * (k_.dot(q, k_nope, a.d_nope) +
-                                           k_.dot(q + a.d_nope, a.k_pe + t * a.d_rope, a.d_rope));
+                                           k_.dot(q + a.d_nope, k_pe + t * a.d_rope, a.d_rope));
                 }
                 softmax(scores, T);
                 float* o = a.out + (i * H + h) * a.d_v;

@@ -29,6 +29,14 @@ struct Kernels {
     float (*dot)(const float* a, const float* b, int64_t n);
     // y += a * x
     void (*axpy)(float a, const float* x, float* y, int64_t n);
+
+    // Rows of the KV cache (kvcache/layout.h): n values stored as t, one of F32,
+    // BF16 or F8_E4M3 (e4m3 values unscaled: the caller applies the row's scale),
+    // converted in registers. dot_row = x . row; axpy_row: y += a * row; load_row:
+    // out = row as floats. For F32 rows dot_row and axpy_row are dot and axpy.
+    float (*dot_row)(const float* x, const void* row, DType t, int64_t n);
+    void (*axpy_row)(float a, const void* row, DType t, float* y, int64_t n);
+    void (*load_row)(const void* row, DType t, float* out, int64_t n);
 };
 
 // The best kernel table for this CPU. MOLA_CPU_ISA=scalar|avx2|avx512 in the

@@ -718,7 +718,82 @@ void axpy(float a, const float* x, float* y, int64_t n) {
     }
 }
 
-const Kernels kTable = {"avx512", linear, linear_t, dequant_rows, dot, axpy};
+// Cache rows (see Kernels::dot_row): the weights' in-register conversions (Wt) on
+// rows of n values; F8 results carry Wt's 2^-8, undone with kUnit.
+template <DType D>
+float dot_row_typed(const float* x, const uint8_t* p, int64_t n) {
+    constexpr int64_t B = Wt<D>::kBytes;
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 4 * kV <= n; i += 4 * kV) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), Wt<D>::load(p + i * B), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + kV), Wt<D>::load(p + (i + kV) * B), s1);
+        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 2 * kV), Wt<D>::load(p + (i + 2 * kV) * B), s2);
+        s3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 3 * kV), Wt<D>::load(p + (i + 3 * kV) * B), s3);
+    }
+    for (; i < n; i += kV) {
+        const __mmask16 m = tail_mask(min64(kV, n - i));
+        s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), Wt<D>::load(p + i * B, m), s0);
+    }
+    return hsum(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+template <DType D>
+void axpy_row_typed(float a, const uint8_t* p, float* y, int64_t n) {
+    constexpr int64_t B = Wt<D>::kBytes;
+    const __m512 av = _mm512_set1_ps(a);
+    int64_t i = 0;
+    for (; i + kV <= n; i += kV)
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, Wt<D>::load(p + i * B), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        const __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(av, Wt<D>::load(p + i * B, m), _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
+template <DType D>
+void load_row_typed(const uint8_t* p, float* out, int64_t n, float unit) {
+    constexpr int64_t B = Wt<D>::kBytes;
+    const __m512 u = _mm512_set1_ps(unit);
+    int64_t i = 0;
+    for (; i + kV <= n; i += kV) _mm512_storeu_ps(out + i, _mm512_mul_ps(u, Wt<D>::load(p + i * B)));
+    if (i < n) {
+        const __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(u, Wt<D>::load(p + i * B, m)));
+    }
+}
+
+float dot_row(const float* x, const void* row, DType t, int64_t n) {
+    const uint8_t* p = static_cast<const uint8_t*>(row);
+    switch (t) {
+        case DType::F32: return dot(x, static_cast<const float*>(row), n);
+        case DType::BF16: return dot_row_typed<DType::BF16>(x, p, n);
+        case DType::F8_E4M3: return dot_row_typed<DType::F8_E4M3>(x, p, n) * Wt<DType::F8_E4M3>::kUnit;
+        default: detail::fail_unsupported_dtype("dot_row", t);
+    }
+}
+
+void axpy_row(float a, const void* row, DType t, float* y, int64_t n) {
+    const uint8_t* p = static_cast<const uint8_t*>(row);
+    switch (t) {
+        case DType::F32: return axpy(a, static_cast<const float*>(row), y, n);
+        case DType::BF16: return axpy_row_typed<DType::BF16>(a, p, y, n);
+        case DType::F8_E4M3: return axpy_row_typed<DType::F8_E4M3>(a * Wt<DType::F8_E4M3>::kUnit, p, y, n);
+        default: detail::fail_unsupported_dtype("axpy_row", t);
+    }
+}
+
+void load_row(const void* row, DType t, float* out, int64_t n) {
+    const uint8_t* p = static_cast<const uint8_t*>(row);
+    switch (t) {
+        case DType::F32: return load_row_typed<DType::F32>(p, out, n, 1.0f);
+        case DType::BF16: return load_row_typed<DType::BF16>(p, out, n, 1.0f);
+        case DType::F8_E4M3: return load_row_typed<DType::F8_E4M3>(p, out, n, Wt<DType::F8_E4M3>::kUnit);
+        default: detail::fail_unsupported_dtype("load_row", t);
+    }
+}
+
+const Kernels kTable = {"avx512", linear, linear_t, dequant_rows, dot, axpy, dot_row, axpy_row, load_row};
 
 }  // namespace
 

@@ -160,7 +160,64 @@ void dequant_rows(const Matrix& W, int64_t r0, int64_t n_rows, float* out) {
     for (int64_t r = 0; r < n_rows; ++r) convert(W, r0 + r, 0, W.cols, out + r * W.cols);
 }
 
-const Kernels kTable = {"scalar", linear, linear_t, dequant_rows, dot_f32, axpy_f32};
+// One cache value as a float (e4m3 unscaled).
+template <DType D>
+inline float row_value(const void* row, int64_t i);
+template <>
+inline float row_value<DType::BF16>(const void* row, int64_t i) {
+    return bf16_bits_to_float(static_cast<const uint16_t*>(row)[i]);
+}
+template <>
+inline float row_value<DType::F8_E4M3>(const void* row, int64_t i) {
+    return f8e4m3_table()[static_cast<const uint8_t*>(row)[i]];
+}
+
+template <DType D>
+float dot_row_typed(const float* x, const void* row, int64_t n) {
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // the summation order of dot_f32
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; ++j) s[j] += x[i + j] * row_value<D>(row, i + j);
+    for (; i < n; ++i) s[i & 7] += x[i] * row_value<D>(row, i);
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+
+float dot_row(const float* x, const void* row, DType t, int64_t n) {
+    switch (t) {
+        case DType::F32: return dot_f32(x, static_cast<const float*>(row), n);
+        case DType::BF16: return dot_row_typed<DType::BF16>(x, row, n);
+        case DType::F8_E4M3: return dot_row_typed<DType::F8_E4M3>(x, row, n);
+        default: detail::fail_unsupported_dtype("dot_row", t);
+    }
+}
+
+void axpy_row(float a, const void* row, DType t, float* y, int64_t n) {
+    switch (t) {
+        case DType::F32: return axpy_f32(a, static_cast<const float*>(row), y, n);
+        case DType::BF16:
+            for (int64_t i = 0; i < n; ++i) y[i] += a * row_value<DType::BF16>(row, i);
+            return;
+        case DType::F8_E4M3:
+            for (int64_t i = 0; i < n; ++i) y[i] += a * row_value<DType::F8_E4M3>(row, i);
+            return;
+        default: detail::fail_unsupported_dtype("axpy_row", t);
+    }
+}
+
+void load_row(const void* row, DType t, float* out, int64_t n) {
+    switch (t) {
+        case DType::F32: std::memcpy(out, row, size_t(n) * sizeof(float)); return;
+        case DType::BF16:
+            for (int64_t i = 0; i < n; ++i) out[i] = row_value<DType::BF16>(row, i);
+            return;
+        case DType::F8_E4M3:
+            for (int64_t i = 0; i < n; ++i) out[i] = row_value<DType::F8_E4M3>(row, i);
+            return;
+        default: detail::fail_unsupported_dtype("load_row", t);
+    }
+}
+
+const Kernels kTable = {"scalar", linear, linear_t, dequant_rows, dot_f32, axpy_f32, dot_row, axpy_row, load_row};
 
 }  // namespace
 

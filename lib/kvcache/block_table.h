@@ -1,0 +1,41 @@
+// block_table.h: a session's block table: the pool blocks that hold its tokens in
+// order (token t is row t % block_tokens of block t / block_tokens), grown as
+// tokens are appended and shrunk on rewind.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kvcache/block_pool.h"
+
+namespace mola {
+
+class BlockTable {
+public:
+    // pool must outlive the table.
+    explicit BlockTable(BlockPool& pool) : pool_(pool) {}
+    ~BlockTable() { clear(); }
+    BlockTable(const BlockTable&) = delete;
+    BlockTable& operator=(const BlockTable&) = delete;
+
+    const KvLayout& layout() const { return pool_.layout(); }
+    int64_t n_blocks() const { return int64_t(ids_.size()); }
+    int64_t capacity_tokens() const { return n_blocks() << layout().block_shift; }
+    const std::vector<int32_t>& ids() const { return ids_; }
+    // The blocks' addresses, in token order.
+    uint8_t* const* data() const { return data_.data(); }
+
+    // Grows the table to hold n_tokens tokens: all the blocks it needs or none
+    // (MOLA_ERR_CACHE_FULL from the pool, the table unchanged).
+    void reserve(int64_t n_tokens);
+    // Lets go of the blocks past the first n_tokens tokens.
+    void truncate(int64_t n_tokens);
+    void clear() { truncate(0); }
+
+private:
+    BlockPool& pool_;
+    std::vector<int32_t> ids_;
+    std::vector<uint8_t*> data_;
+};
+
+}  // namespace mola
