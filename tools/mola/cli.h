@@ -64,9 +64,12 @@ bool stdin_is_tty();
 void print_generate_stats(const mola::GenerateResult& r);
 
 // Generates from prompt with the command line's sampling options (-n default 256),
-// streaming the text to stdout; Ctrl-C cancels (then *interrupted is true).
+// never sampling the banned tokens, streaming the text to stdout; Ctrl-C cancels
+// (then *interrupted is true).
 mola::GenerateResult generate_to_stdout(mola::Session& session, const std::vector<int32_t>& prompt, const Args& a,
-                                        bool* interrupted);
+                                        bool* interrupted, const std::vector<int32_t>& banned = {});
+// The tokenizer's fill-in-the-middle control tokens.
+std::vector<int32_t> fim_tokens(const mola::Tokenizer& tokenizer);
 
 // Ctrl-C while a Generating guard lives cancels that session's generation once;
 // a second press, or one outside generation, exits with status 130.

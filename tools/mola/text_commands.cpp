@@ -2,6 +2,7 @@
 // helper they share with chat.
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -12,8 +13,18 @@
 
 namespace mola_cli {
 
+std::vector<int32_t> fim_tokens(const mola::Tokenizer& tokenizer) {
+    const mola_special_tokens s = tokenizer.special_tokens();
+    std::vector<int32_t> ids;
+    for (int32_t id : {s.fim_begin, s.fim_hole, s.fim_end})
+        if (id >= 0) ids.push_back(id);
+    return ids;
+}
+
 mola::GenerateResult generate_to_stdout(mola::Session& session, const std::vector<int32_t>& prompt, const Args& a,
-                                        bool* interrupted) {
+                                        bool* interrupted, const std::vector<int32_t>& banned) {
+    mola::SamplerParams sampler = a.sampler;
+    for (int32_t id : banned) sampler.logit_bias.push_back({id, -INFINITY});
     mola::GenerateOptions options;
     options.max_tokens = a.n < 0 ? 256 : a.n;
     options.stop = a.stop;
@@ -26,7 +37,7 @@ mola::GenerateResult generate_to_stdout(mola::Session& session, const std::vecto
         return true;
     };
     Generating guard(session);
-    mola::GenerateResult result = session.generate(prompt, a.sampler, options);
+    mola::GenerateResult result = session.generate(prompt, sampler, options);
     if (interrupted) *interrupted = guard.interrupted();
     return result;
 }
@@ -50,7 +61,8 @@ int cmd_run(const Args& a) {
 
     install_sigint_handler();
     bool interrupted = false;
-    const mola::GenerateResult r = generate_to_stdout(session, prompt, a, &interrupted);
+    // FIM control tokens belong in prompts only; a completion never samples them.
+    const mola::GenerateResult r = generate_to_stdout(session, prompt, a, &interrupted, fim_tokens(tokenizer));
     if (r.text.empty() || r.text.back() != '\n') std::fputc('\n', stdout);
     std::fflush(stdout);
     if (a.verbose) print_generate_stats(r);
@@ -71,7 +83,8 @@ int cmd_complete(const Args& a) {
 
     install_sigint_handler();
     bool interrupted = false;
-    const mola::GenerateResult r = generate_to_stdout(session, prompt, a, &interrupted);
+    // FIM control tokens belong in prompts only; a completion never samples them.
+    const mola::GenerateResult r = generate_to_stdout(session, prompt, a, &interrupted, fim_tokens(tokenizer));
     // The middle is printed exactly; only a terminal gets a closing newline.
     if (isatty(STDOUT_FILENO) && (r.text.empty() || r.text.back() != '\n')) std::fputc('\n', stdout);
     std::fflush(stdout);
