@@ -91,6 +91,18 @@ std::vector<size_t> section_offsets(const std::vector<uint8_t>& f) {
     return out;
 }
 
+// Rewrites the CRC-32 (zlib's polynomial) trailer after editing a file, so the
+// edit reaches the checks behind the checksum.
+void fix_crc(std::vector<uint8_t>& f) {
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i + 16 < f.size(); ++i) {
+        c ^= f[i];
+        for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    c ^= 0xffffffffu;
+    std::memcpy(f.data() + f.size() - 4, &c, 4);
+}
+
 }  // namespace
 
 TEST_CASE("session file: a loaded session's logits and decodes are bit-identical, each cache dtype",
@@ -221,6 +233,10 @@ TEST_CASE("session file: a failed save leaves the previous file untouched", "[se
     const fs::path missing = dir.path / "no_such_dir" / "x.mola";
     CHECK(mola_session_save(a.get(), missing.c_str()) == MOLA_ERR_IO);
     CHECK(last_error().find(missing.string()) != std::string::npos);
+
+    // A directory nobody can create files in, root included.
+    CHECK(mola_session_save(a.get(), "/proc/mola_session_test.mola") == MOLA_ERR_IO);
+    CHECK(last_error().find("/proc/mola_session_test.mola") != std::string::npos);
 
     // A directory that is not writable (root ignores permissions: skip that part).
     if (::geteuid() != 0) {
@@ -355,6 +371,40 @@ TEST_CASE("session file: huge lengths fail without allocating", "[session_file]"
             INFO("section at " << s << " length " << len);
             check_load_fails(m, bad, MOLA_ERR_BAD_FORMAT, "claims");
         }
+
+    // Behind a valid checksum: a header claiming 2^40 or 2^62 tokens (2^62 x 4 wraps to 0),
+    // a huge n_ctx, and a bad token id.
+    const std::vector<size_t> sections = section_offsets(f);
+    const size_t head = sections[0] + 12;
+    {
+        std::vector<uint8_t> g = f;
+        fix_crc(g);
+        write_bytes(bad, g);
+        CHECK(mola::Session::load(m, bad.string()).n_tokens() == 3);  // fix_crc is right
+    }
+    for (uint64_t n : {uint64_t(1) << 40, uint64_t(1) << 62}) {
+        std::vector<uint8_t> g = f;
+        std::memcpy(g.data() + head + 48, &n, 8);
+        fix_crc(g);
+        write_bytes(bad, g);
+        check_load_fails(m, bad, MOLA_ERR_BAD_FORMAT, "tokens, more than n_ctx");
+    }
+    {
+        std::vector<uint8_t> g = f;
+        const uint64_t n_ctx = uint64_t(1) << 50;
+        std::memcpy(g.data() + head + 40, &n_ctx, 8);
+        fix_crc(g);
+        write_bytes(bad, g);
+        check_load_fails(m, bad, MOLA_ERR_INVALID_ARG, "max_position_embeddings");
+    }
+    {
+        std::vector<uint8_t> g = f;
+        const int32_t token = -5;
+        std::memcpy(g.data() + sections[1] + 12, &token, 4);
+        fix_crc(g);
+        write_bytes(bad, g);
+        check_load_fails(m, bad, MOLA_ERR_BAD_FORMAT, "outside the vocabulary");
+    }
 }
 
 TEST_CASE("session file: save and load time of a 2K-token session", "[session_file][.bench]") {
