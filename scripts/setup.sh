@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake g++ ninja-build pkg-config catch2 nlohmann-json3-dev binutils
-          libpcre2-dev libsentencepiece-dev libutf8proc-dev libssl-dev python3 python3-pip)
+          libpcre2-dev libsentencepiece-dev libutf8proc-dev zlib1g-dev libssl-dev python3 python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

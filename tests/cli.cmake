@@ -47,6 +47,10 @@ add_test(NAME "cli: info prints parameter counts and KV bytes per token"
                  "-DSTDOUT_MATCH3=KV cache per token: +[1-9][0-9]* bytes"
                  -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> info ${MOLA_V3})
 
+add_test(NAME "cli: info prints the model fingerprint saved sessions check"
+         COMMAND ${CMAKE_COMMAND} "-DSTDOUT_MATCH=fingerprint: +[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f] "
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> info ${MOLA_V3})
+
 add_test(NAME "cli: info prints KV bytes per token for each cache dtype and the budget"
          COMMAND ${CMAKE_COMMAND}
                  "-DSTDOUT_MATCH=KV cache per token: +252 bytes \\(fp8_e4m3"

@@ -170,6 +170,8 @@ typedef struct mola_model_info {
     uint64_t kv_block_bytes;       /* one block: kv_block_tokens tokens of every layer */
     int32_t kv_block_tokens;
     int32_t kv_cache_blocks;       /* blocks the budget holds */
+    const char *fingerprint;       /* 16 hex digits: a hash of config.json and the tensor table
+                                      (names, dtypes, shapes, sizes); saved sessions check it */
 } mola_model_info;
 
 /* Fills *info (the caller sets info->struct_size first). Strings stay valid while
@@ -267,6 +269,28 @@ MOLA_API mola_status mola_session_get_n_cache_blocks(const mola_session *session
  * out stays the caller's. One thread at a time per session. */
 MOLA_API mola_status mola_session_get_tokens(const mola_session *session, int32_t *out,
                                              size_t capacity, size_t *out_n);
+
+/* Saves the session (its tokens, the logits after its last token and its KV-cache
+ * rows) to the file at path, in the format README.md "Saved sessions" describes.
+ * The save is atomic: the data goes to a temporary file beside path, is synced,
+ * and is renamed over path, so a failed or interrupted save leaves any previous
+ * file at path untouched (MOLA_ERR_IO naming the path and the system's reason).
+ * The session is unchanged. One thread at a time per session. */
+MOLA_API mola_status mola_session_save(const mola_session *session, const char *path);
+
+/* Creates a session from a file written by mola_session_save, restored exactly:
+ * its logits and every later decode equal those of the session that was saved.
+ * params may be NULL: n_ctx is then the saved session's and n_batch the default;
+ * a params n_ctx of 0 also means the saved one. The file must come from the same
+ * model (its fingerprint: config.json and the tensor table) and the same kv_dtype;
+ * otherwise, and for a truncated, corrupt (CRC-32) or other-version file, the call
+ * fails with MOLA_ERR_BAD_FORMAT naming the file and the problem. MOLA_ERR_IO if
+ * it cannot be read, MOLA_ERR_INVALID_ARG if n_ctx is less than the saved tokens,
+ * MOLA_ERR_CACHE_FULL (nothing kept) if the pool lacks the blocks. Every length is
+ * checked against the file's size before memory is allocated. Release with
+ * mola_session_destroy. Safe from any thread (sessions of one model at once). */
+MOLA_API mola_status mola_session_load(mola_model *model, const char *path, const mola_session_params *params,
+                                       mola_session **out_session);
 
 /* ---------------------------------------------------------------- sampling */
 

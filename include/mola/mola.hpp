@@ -193,6 +193,19 @@ public:
         check(mola_model_get_info(model.get(), &info));
         n_vocab_ = size_t(info.n_vocab);
     }
+    // A session restored from a file written by save() (see mola_session_load);
+    // n_ctx 0 = the saved session's.
+    static Session load(const Model& model, const std::string& path, int n_ctx = 0, int n_batch = 0) {
+        mola_session_params p;
+        mola_session_params_default(&p);
+        p.n_ctx = n_ctx;
+        p.n_batch = n_batch;
+        Session s(model, nullptr);
+        check(mola_session_load(model.get(), path.c_str(), &p, &s.handle_));
+        return s;
+    }
+    // Saves the session atomically to path (see mola_session_save).
+    void save(const std::string& path) const { check(mola_session_save(handle_, path.c_str())); }
     Session(Session&& other) noexcept
         : handle_(std::exchange(other.handle_, nullptr)), n_vocab_(other.n_vocab_) {}
     Session& operator=(Session&& other) noexcept {
@@ -304,6 +317,13 @@ private:
             }
         }
     };
+    // An empty session of model's vocabulary, for load().
+    Session(const Model& model, std::nullptr_t) {
+        mola_model_info info{};
+        info.struct_size = sizeof(info);
+        check(mola_model_get_info(model.get(), &info));
+        n_vocab_ = size_t(info.n_vocab);
+    }
     mola_session* handle_ = nullptr;
     size_t n_vocab_ = 0;
 };

@@ -9,6 +9,7 @@
 #include "backend/cpu/kernels.h"
 #include "common/error.h"
 #include "engine/model.h"
+#include "session_file/session_file.h"
 #include "generate/generate.h"
 #include "mola/mola.h"
 #include "sampling/sampler.h"
@@ -244,6 +245,7 @@ mola_status mola_model_get_info(const mola_model* model, mola_model_info* info) 
         full.kv_block_bytes = kv.block_bytes;
         full.kv_block_tokens = int32_t(kv.block_tokens);
         full.kv_cache_blocks = int32_t(model->model->cache_pool().capacity());
+        full.fingerprint = model->model->fingerprint().c_str();
         write_struct(full, info);
     });
 }
@@ -297,6 +299,26 @@ mola_status mola_session_create(mola_model* model, const mola_session_params* gi
 }
 
 void mola_session_destroy(mola_session* session) { delete session; }
+
+mola_status mola_session_save(const mola_session* session, const char* path) {
+    return guarded([&] {
+        require(session != nullptr && path != nullptr, "mola_session_save: NULL argument");
+        mola::save_session(*session->session, path);
+    });
+}
+
+mola_status mola_session_load(mola_model* model, const char* path, const mola_session_params* given,
+                              mola_session** out_session) {
+    if (out_session) *out_session = nullptr;
+    return guarded([&] {
+        require(model != nullptr && path != nullptr && out_session != nullptr, "mola_session_load: NULL argument");
+        const mola_session_params p = read_params(given, mola_session_params_default, "mola_session_load");
+        require(p.n_ctx >= 0 && p.n_batch >= 0, "mola_session_load: n_ctx and n_batch must be >= 0");
+        auto handle = std::make_unique<mola_session>();
+        handle->session = mola::load_session(model->model, path, p.n_ctx, p.n_batch > 0 ? p.n_batch : 256);
+        *out_session = handle.release();
+    });
+}
 
 mola_status mola_session_append(mola_session* session, const int32_t* tokens, size_t n_tokens) {
     return guarded([&] {

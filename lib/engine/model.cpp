@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include <sys/stat.h>
@@ -97,6 +98,23 @@ Model::Model(const std::string& dir, const ModelOptions& options) : mla_mode_(op
     routing_.topk_group = config_.topk_group;
     routing_.normalize = config_.norm_topk_prob;
     routing_.scaling = float(config_.routed_scaling_factor);
+    {
+        // FNV-1a 64 over config.json and the tensor table (sorted by name).
+        uint64_t h = 1469598103934665603ull;
+        auto mix = [&](const std::string& text) {
+            for (unsigned char ch : text) h = (h ^ ch) * 1099511628211ull;
+            h = (h ^ 0xff) * 1099511628211ull;
+        };
+        mix(checkpoint_->config().dump());
+        for (const auto& [name, t] : checkpoint_->tensors()) {
+            std::string row = name + ":" + dtype_name(t.dtype) + ":";
+            for (int64_t d : t.shape) row += std::to_string(d) + ",";
+            mix(row + ":" + std::to_string(t.nbytes));
+        }
+        char hex[17];
+        std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(h));
+        fingerprint_ = hex;
+    }
     pool_ = std::make_shared<BlockPool>(*backend_, kv_layout_, budget);
     if (options.progress && !options.progress(1.0f)) fail(MOLA_ERR_CANCELLED, dir + ": loading was cancelled");
 }

@@ -60,6 +60,10 @@ public:
     BlockPool& cache_pool() const { return *pool_; }
     // Weight bytes one decode step reads (attention, dense or selected experts, lm_head).
     uint64_t weight_bytes_per_token() const;
+    // 16 hex digits identifying the checkpoint: a hash of config.json and of every
+    // tensor's name, dtype, shape and byte size (not the weight bytes). Saved
+    // sessions carry it so they load only into the model that wrote them.
+    const std::string& fingerprint() const { return fingerprint_; }
 
 private:
     std::unique_ptr<Checkpoint> checkpoint_;
@@ -72,11 +76,17 @@ private:
     RoutingRule routing_;
     float softmax_scale_;
     KvLayout kv_layout_;
+    std::string fingerprint_;
     std::shared_ptr<BlockPool> pool_;  // after backend_: its blocks go back to the backend first
 };
 
 // Per-pair RoPE frequencies with YaRN's correction (spec §4.1).
 std::vector<float> yarn_rope_theta(const DeepSeekConfig& config);
+
+class Session;
+void save_session(const Session& session, const std::string& path);
+std::unique_ptr<Session> load_session(std::shared_ptr<const Model> model, const std::string& path, int64_t n_ctx,
+                                      int64_t n_batch);
 
 class Session {
 public:
@@ -103,6 +113,10 @@ public:
     const Model& model() const { return *model_; }
 
 private:
+    // Saved sessions (session_file/session_file.h) read and restore the state.
+    friend void save_session(const Session& session, const std::string& path);
+    friend std::unique_ptr<Session> load_session(std::shared_ptr<const Model> model, const std::string& path,
+                                                 int64_t n_ctx, int64_t n_batch);
     // One forward pass over n <= n_batch tokens at positions n_tokens()...
     void forward(const int32_t* tokens, int64_t n, float* all_logits);
     void attention(int64_t layer, const float* x, int64_t n, int64_t pos0, float* out);

@@ -105,6 +105,7 @@ int cmd_info(const Args& a) {
                 i.kv_block_tokens, i.kv_block_bytes, uint64_t(i.kv_cache_blocks) * uint64_t(i.kv_block_tokens));
     std::printf("bos / eos:           %d / %d\n", i.bos_token_id, i.eos_token_id);
     std::printf("backend:             %s\n", i.backend);
+    std::printf("fingerprint:         %s (saved sessions load only into this model)\n", i.fingerprint);
     return 0;
 }
 

@@ -1,0 +1,31 @@
+// session_file.h: saved sessions: the file format that stores a session (its
+// tokens, last logits and latent KV-cache rows) and the atomic writer and
+// validating reader of it. The functions are declared in engine/model.h, as
+// friends of Session; this header documents the format.
+//
+// All integers little-endian. A file is
+//
+//   "MOLASESS" | u32 version (1) | u32 reserved (0)
+//   section*   each: u32 tag | u64 payload length | payload
+//   "CRC " section: u32 CRC-32 (zlib) of every byte before this section
+//
+// with the sections, in this order:
+//
+//   HEAD  char fingerprint[16] (Model::fingerprint), u32 cache dtype (KvDType),
+//         u32 n_layers, u32 d_c, u32 d_r, u32 n_vocab, u32 has_logits,
+//         u64 n_ctx, u64 n_tokens
+//   TOKS  i32 tokens[n_tokens]
+//   LOGT  f32 logits[n_vocab] after the last token (empty when has_logits is 0)
+//   KVCH  per layer, per token t < n_tokens: the latent row, the rope row and (FP8)
+//         the f32 scale, in the cache dtype (only filled rows; independent of the
+//         block size)
+//   SAMP  reserved for a sampler state when sessions carry one; empty in version 1
+#pragma once
+
+#include <cstdint>
+
+namespace mola {
+
+constexpr uint32_t kSessionFileVersion = 1;
+
+}  // namespace mola
