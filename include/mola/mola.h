@@ -253,6 +253,17 @@ MOLA_API mola_status mola_session_get_logits(mola_session *session, const float 
  * append. One thread at a time per session. */
 MOLA_API mola_status mola_session_rewind(mola_session *session, size_t n_tokens);
 
+/* Creates *out_child, a new session with the parent's tokens, logits, n_ctx and
+ * n_batch whose KV cache shares the parent's cache blocks (copy-on-write: nothing
+ * is copied now; a shared block either session writes into later is first copied
+ * from the model's pool, so that write may fail with MOLA_ERR_CACHE_FULL). The
+ * child holds its own reference to the model and to the shared blocks: release it
+ * with mola_session_destroy; parent and child may be destroyed in any order. The
+ * parent is unchanged and must not be used by another thread during the call;
+ * afterwards parent and child are independent and may be used on different
+ * threads at once. */
+MOLA_API mola_status mola_session_fork(const mola_session *parent, mola_session **out_child);
+
 /* The number of tokens in the session. One thread at a time per session. */
 MOLA_API mola_status mola_session_get_n_tokens(const mola_session *session, size_t *out_n_tokens);
 

@@ -235,6 +235,13 @@ public:
         return std::vector<float>(data, data + n);
     }
     void rewind(size_t n_tokens) { check(mola_session_rewind(handle_, n_tokens)); }
+    // A new session sharing this one's tokens, logits and cache blocks,
+    // copy-on-write (see mola_session_fork).
+    Session fork() const {
+        Session child(nullptr, n_vocab_);
+        check(mola_session_fork(handle_, &child.handle_));
+        return child;
+    }
     size_t n_tokens() const {
         size_t n = 0;
         check(mola_session_get_n_tokens(handle_, &n));
@@ -324,6 +331,7 @@ private:
         check(mola_model_get_info(model.get(), &info));
         n_vocab_ = size_t(info.n_vocab);
     }
+    Session(std::nullptr_t, size_t n_vocab) : n_vocab_(n_vocab) {}
     mola_session* handle_ = nullptr;
     size_t n_vocab_ = 0;
 };

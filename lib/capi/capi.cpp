@@ -366,6 +366,17 @@ mola_status mola_session_rewind(mola_session* session, size_t n_tokens) {
     });
 }
 
+mola_status mola_session_fork(const mola_session* parent, mola_session** out_child) {
+    if (out_child) *out_child = nullptr;
+    return guarded([&] {
+        require(parent != nullptr, "mola_session_fork: parent is NULL");
+        require(out_child != nullptr, "mola_session_fork: out_child is NULL");
+        auto handle = std::make_unique<mola_session>();
+        handle->session = parent->session->fork();
+        *out_child = handle.release();
+    });
+}
+
 mola_status mola_session_get_n_tokens(const mola_session* session, size_t* out_n_tokens) {
     return guarded([&] {
         require(session != nullptr && out_n_tokens != nullptr, "mola_session_get_n_tokens: NULL argument");

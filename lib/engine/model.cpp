@@ -183,7 +183,7 @@ void Session::append(const int32_t* tokens, int64_t n, float* all_logits) {
             fail(MOLA_ERR_INVALID_ARG, "token " + std::to_string(i) + " is " + std::to_string(tokens[i]) +
                                            ", outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
     try {
-        cache_.reserve(n_tokens() + n);
+        cache_.prepare_write(n_tokens(), n_tokens() + n);
     } catch (const Error& e) {
         if (e.status() != MOLA_ERR_CACHE_FULL) throw;
         fail(MOLA_ERR_CACHE_FULL, "cannot append " + std::to_string(n) + " token" + (n == 1 ? "" : "s") +
@@ -209,7 +209,7 @@ void Session::append(const int32_t* tokens, int64_t n, float* all_logits) {
 void Session::reserve(int64_t n_more) {
     if (n_more <= 0) return;
     try {
-        cache_.reserve(n_tokens() + std::min(n_more, n_ctx_ - n_tokens()));
+        cache_.prepare_write(n_tokens(), n_tokens() + std::min(n_more, n_ctx_ - n_tokens()));
     } catch (const Error& e) {
         if (e.status() != MOLA_ERR_CACHE_FULL) throw;
         fail(MOLA_ERR_CACHE_FULL, "cannot make room for " + std::to_string(n_more) + " more token" +
@@ -225,6 +225,16 @@ void Session::rewind(int64_t n) {
     tokens_.resize(size_t(n));
     cache_.truncate(n);
     has_logits_ = false;
+}
+
+std::unique_ptr<Session> Session::fork() const {
+    auto child = std::make_unique<Session>(model_, n_ctx_, n_batch_);
+    child->cache_.share(cache_, n_tokens());
+    child->tokens_ = tokens_;
+    child->tokens_.reserve(size_t(n_ctx_));
+    child->logits_ = logits_;
+    child->has_logits_ = has_logits_;
+    return child;
 }
 
 const float* Session::logits() const {

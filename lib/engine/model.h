@@ -104,6 +104,12 @@ public:
     void reserve(int64_t n_more);
     // Keeps the first n_tokens tokens; blocks past them go back to the pool.
     void rewind(int64_t n_tokens);
+    // A new session on the same model with the same tokens, logits, n_ctx and
+    // n_batch whose cache shares this session's blocks (one more reference each,
+    // nothing copied). A block either session later writes into while the other
+    // still holds it is first copied (copy-on-write), so the two are independent.
+    // This session must not be used by another thread during the call.
+    std::unique_ptr<Session> fork() const;
     const float* logits() const;  // throws MISUSE when none are available
     int64_t n_tokens() const { return int64_t(tokens_.size()); }
     int64_t n_ctx() const { return n_ctx_; }

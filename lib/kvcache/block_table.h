@@ -31,6 +31,15 @@ public:
     // Lets go of the blocks past the first n_tokens tokens.
     void truncate(int64_t n_tokens);
     void clear() { truncate(0); }
+    // Makes this (empty) table share the blocks that hold other's first n_tokens
+    // tokens: each gets one more reference in the pool, nothing is copied.
+    void share(const BlockTable& other, int64_t n_tokens);
+    // Makes the rows [first_token, end_token) writable: grows the table to hold
+    // end_token tokens and gives this table its own copy of every block in the
+    // range that another holder shares (copy-on-write). All or none: the blocks
+    // for the copies and the growth come from one allocation, MOLA_ERR_CACHE_FULL
+    // leaves the table unchanged.
+    void prepare_write(int64_t first_token, int64_t end_token);
 
 private:
     BlockPool& pool_;

@@ -198,6 +198,36 @@ TEST_CASE("block table: grows by whole blocks, all or none, and gives blocks bac
     CHECK(pool.usage().blocks_used == 0);  // destroyed tables release everything
 }
 
+TEST_CASE("block table: shared blocks are copied before a write, all or none", "[kvcache][pool]") {
+    auto backend = mola::make_cpu_backend(1);
+    const mola::KvLayout L = mola::make_kv_layout(KvDType::F32, 1, 8, 4, 4);
+    mola::BlockPool pool(*backend, L, 4 * L.block_bytes);
+    mola::BlockTable a(pool), b(pool);
+    a.reserve(6);  // 2 blocks
+    for (int i = 0; i < 2; ++i) std::memset(a.data()[i], 0x40 + i, size_t(L.block_bytes));
+    b.share(a, 6);
+    CHECK(b.ids() == a.ids());
+    CHECK(pool.ref_count(a.ids()[1]) == 2);
+    CHECK(pool.usage().blocks_used == 2);
+    b.prepare_write(6, 7);  // the shared second block is copied, the first stays shared
+    CHECK(b.ids()[0] == a.ids()[0]);
+    CHECK(b.ids()[1] != a.ids()[1]);
+    CHECK(std::memcmp(b.data()[1], a.data()[1], size_t(L.block_bytes)) == 0);
+    CHECK(pool.ref_count(a.ids()[1]) == 1);
+    CHECK(pool.usage().blocks_used == 3);
+    a.prepare_write(6, 7);  // a holds its block alone now: written in place
+    CHECK(pool.usage().blocks_used == 3);
+    // Copying the first block and growing by two needs 3 blocks; 1 is free.
+    const std::vector<int32_t> before = b.ids();
+    CHECK_THROWS_AS(b.prepare_write(0, 13), mola::Error);
+    CHECK(b.ids() == before);
+    CHECK(pool.usage().blocks_used == 3);
+    a.clear();
+    CHECK(pool.ref_count(b.ids()[0]) == 1);
+    b.prepare_write(0, 13);  // no copies now, two more blocks
+    CHECK(b.n_blocks() == 4);
+}
+
 TEST_CASE("block pool: concurrent allocation and release keep the counts exact", "[kvcache][pool][threads]") {
     auto backend = mola::make_cpu_backend(1);
     const mola::KvLayout L = mola::make_kv_layout(KvDType::BF16, 1, 16, 16, 1);
