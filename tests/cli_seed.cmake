@@ -8,16 +8,7 @@
 # seed must print something different.
 cmake_minimum_required(VERSION 3.19)
 
-set(command "")
-set(in_command FALSE)
-math(EXPR last "${CMAKE_ARGC} - 1")
-foreach(i RANGE 0 ${last})
-  if(in_command)
-    list(APPEND command "${CMAKE_ARGV${i}}")
-  elseif(CMAKE_ARGV${i} STREQUAL "--")
-    set(in_command TRUE)
-  endif()
-endforeach()
+include(${CMAKE_CURRENT_LIST_DIR}/cli_command.cmake)
 if(NOT command OR NOT DEFINED SEED OR NOT DEFINED OTHER_SEEDS)
   message(FATAL_ERROR "usage: cmake -DSEED=S -DOTHER_SEEDS=a,b -P cli_seed.cmake -- PROGRAM ARGS...")
 endif()

@@ -12,16 +12,7 @@
 # removed before the run and must then be a float32 .npy with NPY_DATA_BYTES of data.
 cmake_minimum_required(VERSION 3.19)
 
-set(command "")
-set(in_command FALSE)
-math(EXPR last "${CMAKE_ARGC} - 1")
-foreach(i RANGE 0 ${last})
-  if(in_command)
-    list(APPEND command "${CMAKE_ARGV${i}}")
-  elseif(CMAKE_ARGV${i} STREQUAL "--")
-    set(in_command TRUE)
-  endif()
-endforeach()
+include(${CMAKE_CURRENT_LIST_DIR}/cli_command.cmake)
 if(NOT command)
   message(FATAL_ERROR "run_cli.cmake: no command after --")
 endif()

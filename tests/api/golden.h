@@ -74,6 +74,17 @@ inline double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
     return rel_l2(a.data(), b.data(), a.size());
 }
 
+// n token ids in [0, vocab) from a fixed LCG: varied, reproducible test input.
+inline std::vector<int32_t> some_tokens(size_t n, int32_t vocab, uint32_t seed) {
+    std::vector<int32_t> out(n);
+    uint32_t x = seed * 2654435761u + 1;
+    for (int32_t& t : out) {
+        x = x * 1664525u + 1013904223u;
+        t = int32_t((x >> 8) % uint32_t(vocab));
+    }
+    return out;
+}
+
 // The models the oracle wrote, one per family member.
 inline const std::vector<std::string>& models() {
     static const std::vector<std::string> names = {"v2_lite", "v2", "v3", "v3_fp8", "v2_moe_freq"};

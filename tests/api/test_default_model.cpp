@@ -75,15 +75,8 @@ TEST_CASE("default model: tokens and logits on held-out text match transformers"
             mola::Session s(m, int(expected.size()));
             const std::vector<float> all = s.append_all_logits(expected);
             double worst = 0;
-            for (size_t r = 0; r < rows; ++r) {
-                double num = 0, den = 0;
-                for (size_t v = 0; v < vocab; ++v) {
-                    const double d = double(all[positions[r] * vocab + v]) - ref[r * vocab + v];
-                    num += d * d;
-                    den += double(ref[r * vocab + v]) * ref[r * vocab + v];
-                }
-                worst = std::max(worst, std::sqrt(num / den));
-            }
+            for (size_t r = 0; r < rows; ++r)
+                worst = std::max(worst, golden::rel_l2(&all[positions[r] * vocab], &ref[r * vocab], vocab));
             INFO("mla mode " << int(mode) << ": worst relative L2 error over " << rows << " rows: " << worst);
             CHECK(worst < 1e-4);
         }

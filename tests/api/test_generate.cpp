@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "golden.h"
 #include "mola/mola.h"
 #include "mola/mola.hpp"
 
@@ -42,15 +43,6 @@ mola::SamplerParams sampled(uint64_t seed) {
     p.min_p = 0.0f;
     p.seed = seed;
     return p;
-}
-
-double rel_l2(const std::vector<float>& a, const std::vector<float>& b) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < a.size(); ++i) {
-        num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-        den += double(b[i]) * b[i];
-    }
-    return std::sqrt(num / std::max(den, 1e-30));
 }
 
 const std::vector<int32_t> kPrompt = {1, 17, 42, 99, 3, 250, 7};
@@ -317,7 +309,7 @@ TEST_CASE("generate: a second turn prefills only its tokens and matches a from-s
     mola::Session scratch(model, 128);
     scratch.append(chat.tokens());
     CHECK(scratch.tokens().size() == kPrompt.size() + 9 + turn2.size() + 9 + third.size());
-    const double err = rel_l2(incremental, scratch.logits());
+    const double err = golden::rel_l2(incremental, scratch.logits());
     INFO("relative L2 " << err);
     CHECK(err < 1e-4);
 }

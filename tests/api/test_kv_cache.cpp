@@ -35,16 +35,7 @@ mola::Model load(const std::string& dir, mola_kv_dtype dtype, int block_tokens =
     return mola::Model(dir, p);
 }
 
-// n ids in [0, vocab) from a fixed LCG.
-std::vector<int32_t> some_tokens(size_t n, int32_t vocab, uint32_t seed) {
-    std::vector<int32_t> out(n);
-    uint32_t x = seed * 2654435761u + 1;
-    for (int32_t& t : out) {
-        x = x * 1664525u + 1013904223u;
-        t = int32_t((x >> 8) % uint32_t(vocab));
-    }
-    return out;
-}
+using golden::some_tokens;
 
 // Logits of every token, decoded one at a time.
 std::vector<float> decode_all(mola::Session& s, const std::vector<int32_t>& tokens) {

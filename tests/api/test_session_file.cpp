@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "checkpoint_files.h"
+#include "golden.h"
 #include "mola/mola.hpp"
 
 namespace {
@@ -40,15 +41,7 @@ mola::Model load(const std::string& dir, mola_kv_dtype dtype = MOLA_KV_BF16, int
     return mola::Model(dir, p);
 }
 
-std::vector<int32_t> some_tokens(size_t n, int32_t vocab, uint32_t seed) {
-    std::vector<int32_t> out(n);
-    uint32_t x = seed * 2654435761u + 1;
-    for (int32_t& t : out) {
-        x = x * 1664525u + 1013904223u;
-        t = int32_t((x >> 8) % uint32_t(vocab));
-    }
-    return out;
-}
+using golden::some_tokens;
 
 int32_t n_vocab(const mola::Model& m) {
     mola_model_info info{};

@@ -32,16 +32,7 @@ mola::Model load(mola_kv_dtype dtype, int block_tokens, uint64_t budget = 0) {
     return mola::Model(kV3, p);
 }
 
-// n ids in [0, vocab) from a fixed LCG.
-std::vector<int32_t> some_tokens(size_t n, uint32_t seed) {
-    std::vector<int32_t> out(n);
-    uint32_t x = seed * 2654435761u + 1;
-    for (int32_t& t : out) {
-        x = x * 1664525u + 1013904223u;
-        t = int32_t((x >> 8) % uint32_t(kVocab));
-    }
-    return out;
-}
+std::vector<int32_t> some_tokens(size_t n, uint32_t seed) { return golden::some_tokens(n, kVocab, seed); }
 
 std::vector<int32_t> concat(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
     std::vector<int32_t> out(a);
