@@ -303,6 +303,44 @@ MOLA_API mola_status mola_session_save(const mola_session *session, const char *
 MOLA_API mola_status mola_session_load(mola_model *model, const char *path, const mola_session_params *params,
                                        mola_session **out_session);
 
+/* ---------------------------------------------------------------- batch */
+
+/* Continuous batching: one decode step for several sessions of one model in a
+ * single forward pass. The weights are read once per step for all of them; each
+ * session attends over its own cache at its own position, and its logits equal
+ * those a mola_session_decode of the same token would give (up to float rounding:
+ * the batched matrix products sum in another order). Sessions join and leave by
+ * being passed, or not, at the next step. */
+typedef struct mola_batch mola_batch;
+
+/* Creates a batch for up to max_sessions (1 to 4096) sessions of model, with its
+ * own working buffers (sized for max_sessions rows and their logits). The batch
+ * holds a reference to the model. Release with mola_batch_destroy. One thread at
+ * a time per batch; batches (and sessions outside them) of one model may run on
+ * different threads at once. */
+MOLA_API mola_status mola_batch_create(mola_model *model, size_t max_sessions, mola_batch **out_batch);
+
+/* Frees the batch (not its sessions). NULL is a no-op. No other call may use the
+ * batch meanwhile. */
+MOLA_API void mola_batch_destroy(mola_batch *batch);
+
+/* Appends tokens[i] to sessions[i] for each of the n sessions and computes each
+ * session's logits (read them with mola_session_get_logits), in one forward pass.
+ * Both arrays are read during the call only; n = 0 does nothing. All or none:
+ * the call fails before any session changes with MOLA_ERR_INVALID_ARG for n >
+ * max_sessions, a NULL session, a session of another model, a session given twice
+ * or a token outside the vocabulary (the message names its index), with
+ * MOLA_ERR_CONTEXT_FULL if a session holds n_ctx tokens, and with
+ * MOLA_ERR_CACHE_FULL if the model's cache budget lacks a block some session
+ * needs (blocks taken for the others are given back; a block one of them shared
+ * with a fork may now be its own copy, with the same contents). Threads: no
+ * session of the call may be used by any other call meanwhile (the caller
+ * serializes them as for mola_session_decode). mola_session_cancel does not
+ * interrupt it (a step is one forward pass): a pending request stays for the
+ * session's next mola_session_generate. */
+MOLA_API mola_status mola_batch_decode(mola_batch *batch, mola_session *const *sessions, const int32_t *tokens,
+                                       size_t n);
+
 /* ---------------------------------------------------------------- sampling */
 
 /* A bias added to one token's logit before sampling; -INFINITY bans the token. */

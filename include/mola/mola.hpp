@@ -336,6 +336,37 @@ private:
     size_t n_vocab_ = 0;
 };
 
+// Continuous batching: one decode step for several sessions of one model in one
+// forward pass (see mola_batch_decode). Move-only.
+class Batch {
+public:
+    Batch(const Model& model, size_t max_sessions) { check(mola_batch_create(model.get(), max_sessions, &handle_)); }
+    Batch(Batch&& other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    Batch& operator=(Batch&& other) noexcept {
+        std::swap(handle_, other.handle_);
+        return *this;
+    }
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+    ~Batch() { mola_batch_destroy(handle_); }
+
+    // Appends tokens[i] to *sessions[i] and computes its logits, all or none.
+    void decode(const std::vector<Session*>& sessions, const std::vector<int32_t>& tokens) {
+        if (sessions.size() != tokens.size())
+            throw Error(MOLA_ERR_INVALID_ARG, "Batch::decode: " + std::to_string(sessions.size()) + " sessions but " +
+                                                  std::to_string(tokens.size()) + " tokens");
+        std::vector<mola_session*> handles;
+        handles.reserve(sessions.size());
+        for (Session* s : sessions) handles.push_back(s ? s->get() : nullptr);
+        check(mola_batch_decode(handle_, handles.data(), tokens.data(), handles.size()));
+    }
+
+    mola_batch* get() const noexcept { return handle_; }
+
+private:
+    mola_batch* handle_ = nullptr;
+};
+
 // The sampler chain for callers that drive decoding themselves. Move-only.
 class Sampler {
 public:

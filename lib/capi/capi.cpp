@@ -8,6 +8,7 @@
 
 #include "backend/cpu/kernels.h"
 #include "common/error.h"
+#include "engine/batch.h"
 #include "engine/model.h"
 #include "session_file/session_file.h"
 #include "generate/generate.h"
@@ -25,6 +26,11 @@ struct mola_model {
 struct mola_session {
     std::unique_ptr<mola::Session> session;
     std::atomic<bool> cancel{false};  // set by mola_session_cancel from any thread
+};
+
+struct mola_batch {
+    std::unique_ptr<mola::Batch> batch;
+    std::vector<mola::Session*> sessions;  // the engine's sessions of the current step
 };
 
 struct mola_sampler {
@@ -410,6 +416,43 @@ mola_status mola_session_get_tokens(const mola_session* session, int32_t* out, s
                                                       std::to_string(out ? capacity : 0) + " tokens, the session has " +
                                                       std::to_string(tokens.size()));
         std::copy(tokens.begin(), tokens.end(), out);
+    });
+}
+
+
+mola_status mola_batch_create(mola_model* model, size_t max_sessions, mola_batch** out_batch) {
+    if (out_batch) *out_batch = nullptr;
+    return guarded([&] {
+        require(model != nullptr, "mola_batch_create: model is NULL");
+        require(out_batch != nullptr, "mola_batch_create: out_batch is NULL");
+        if (max_sessions < 1 || max_sessions > 4096)
+            mola::fail(MOLA_ERR_INVALID_ARG, "mola_batch_create: max_sessions " + std::to_string(max_sessions) +
+                                                 " is not in [1, 4096]");
+        auto handle = std::make_unique<mola_batch>();
+        handle->batch = std::make_unique<mola::Batch>(model->model, int64_t(max_sessions));
+        handle->sessions.reserve(max_sessions);
+        *out_batch = handle.release();
+    });
+}
+
+void mola_batch_destroy(mola_batch* batch) { delete batch; }
+
+mola_status mola_batch_decode(mola_batch* batch, mola_session* const* sessions, const int32_t* tokens, size_t n) {
+    return guarded([&] {
+        require(batch != nullptr, "mola_batch_decode: batch is NULL");
+        require(n == 0 || (sessions != nullptr && tokens != nullptr), "mola_batch_decode: sessions or tokens is NULL");
+        if (n > size_t(batch->batch->max_sessions()))
+            mola::fail(MOLA_ERR_INVALID_ARG, "mola_batch_decode: " + std::to_string(n) +
+                                                 " sessions given; the batch holds at most " +
+                                                 std::to_string(batch->batch->max_sessions()));
+        batch->sessions.clear();
+        for (size_t i = 0; i < n; ++i)
+            batch->sessions.push_back(sessions[i] ? sessions[i]->session.get() : nullptr);
+        try {
+            batch->batch->decode(batch->sessions.data(), tokens, int64_t(n));
+        } catch (const mola::Error& e) {
+            throw mola::Error(e.status(), std::string("mola_batch_decode: ") + e.what());
+        }
     });
 }
 

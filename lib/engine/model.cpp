@@ -138,39 +138,44 @@ uint64_t Model::weight_bytes_per_token() const {
     return total;
 }
 
+Workspace::Workspace(Backend& backend, const DeepSeekConfig& c, int64_t rows, int64_t logit_rows) : be(backend) {
+    auto buffer = [&](int64_t n_floats) {
+        float* p = be.alloc(size_t(n_floats));
+        buffers.push_back(p);
+        return p;
+    };
+    try {
+        const int64_t D = c.hidden_size, H = c.num_attention_heads;
+        x = buffer(rows * D);
+        h = buffer(rows * D);
+        tmp = buffer(rows * D);
+        q = buffer(rows * H * c.qk_head_dim());
+        cq = buffer(rows * std::max<int64_t>(c.q_lora_rank, 1));
+        kv = buffer(rows * c.latent_dim());
+        attn = buffer(rows * H * c.v_head_dim);
+        logits = buffer(logit_rows * c.vocab_size);
+    } catch (...) {
+        for (float* p : buffers) be.free(p);
+        throw;
+    }
+}
+
+Workspace::~Workspace() {
+    for (float* p : buffers) be.free(p);
+}
+
 Session::Session(std::shared_ptr<const Model> model, int64_t n_ctx, int64_t n_batch)
     : model_(std::move(model)),
       be_(model_->backend()),
       n_ctx_(n_ctx),
       n_batch_(n_batch),
+      ws_(be_, model_->config(), n_batch_, 1),
       cache_(model_->cache_pool()) {
-    const DeepSeekConfig& c = model_->config();
-    auto buffer = [&](int64_t n_floats) {
-        float* p = be_.alloc(size_t(n_floats));
-        buffers_.push_back(p);
-        return p;
-    };
-    try {
-        const int64_t D = c.hidden_size, H = c.num_attention_heads;
-        x_ = buffer(n_batch_ * D);
-        h_ = buffer(n_batch_ * D);
-        tmp_ = buffer(n_batch_ * D);
-        q_ = buffer(n_batch_ * H * c.qk_head_dim());
-        cq_ = buffer(n_batch_ * std::max<int64_t>(c.q_lora_rank, 1));
-        kv_ = buffer(n_batch_ * c.latent_dim());
-        attn_ = buffer(n_batch_ * H * c.v_head_dim);
-        logits_dev_ = buffer(c.vocab_size);
-        logits_.resize(size_t(c.vocab_size));
-        tokens_.reserve(size_t(n_ctx_));
-    } catch (...) {
-        for (float* p : buffers_) be_.free(p);
-        throw;
-    }
+    logits_.resize(size_t(model_->config().vocab_size));
+    tokens_.reserve(size_t(n_ctx_));
 }
 
-Session::~Session() {
-    for (float* p : buffers_) be_.free(p);
-}
+Session::~Session() = default;
 
 void Session::append(const int32_t* tokens, int64_t n, float* all_logits) {
     const DeepSeekConfig& c = model_->config();
@@ -202,7 +207,7 @@ void Session::append(const int32_t* tokens, int64_t n, float* all_logits) {
         cache_.truncate(n_tokens());
         throw;
     }
-    be_.read_back(logits_dev_, logits_.data(), logits_.size());
+    be_.read_back(ws_.logits, logits_.data(), logits_.size());
     has_logits_ = true;
 }
 
@@ -243,65 +248,87 @@ const float* Session::logits() const {
 }
 
 void Session::forward(const int32_t* tokens, int64_t n, float* all_logits) {
-    const DeepSeekConfig& c = model_->config();
-    const ModelWeights& w = model_->weights();
-    const int64_t D = c.hidden_size, pos0 = n_tokens();
-    const float eps = float(c.rms_norm_eps);
-
-    be_.embed(w.embed, tokens, n, x_);
-    for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-        const LayerWeights& L = w.layers[size_t(l)];
-        be_.rms_norm(x_, D, L.attn_norm.data(), n, D, eps, h_, D);
-        attention(l, h_, n, pos0, tmp_);
-        be_.add(x_, tmp_, n * D);
-        be_.rms_norm(x_, D, L.ffn_norm.data(), n, D, eps, h_, D);
-        feed_forward(l, h_, n, tmp_);
-        be_.add(x_, tmp_, n * D);
-    }
+    const int64_t D = model_->config().hidden_size, V = model_->config().vocab_size;
+    const Rows rows{this, 0, n, n_tokens()};
+    forward_rows(*model_, ws_, tokens, n, &rows, 1);
     if (all_logits) {
-        be_.rms_norm(x_, D, w.final_norm.data(), n, D, eps, h_, D);
         // The caller's buffer is host memory; go through the device buffer row by row.
         for (int64_t i = 0; i < n; ++i) {
-            be_.linear(w.lm_head, h_ + i * D, 1, logits_dev_);
-            be_.read_back(logits_dev_, all_logits + i * c.vocab_size, size_t(c.vocab_size));
+            logits_of_rows(*model_, ws_, ws_.x + i * D, 1, ws_.logits);
+            be_.read_back(ws_.logits, all_logits + i * V, size_t(V));
         }
     } else {
-        be_.rms_norm(x_ + (n - 1) * D, D, w.final_norm.data(), 1, D, eps, h_, D);
-        be_.linear(w.lm_head, h_, 1, logits_dev_);
+        logits_of_rows(*model_, ws_, ws_.x + (n - 1) * D, 1, ws_.logits);
     }
 }
 
-void Session::attention(int64_t layer, const float* x, int64_t n, int64_t pos0, float* out) {
+void Session::logits_of_rows(const Model& model, Workspace& ws, const float* x, int64_t n, float* out) {
+    const DeepSeekConfig& c = model.config();
+    const ModelWeights& w = model.weights();
+    ws.be.rms_norm(x, c.hidden_size, w.final_norm.data(), n, c.hidden_size, float(c.rms_norm_eps), ws.h,
+                   c.hidden_size);
+    ws.be.linear(w.lm_head, ws.h, n, out);
+}
+
+void Session::forward_rows(const Model& model, Workspace& ws, const int32_t* tokens, int64_t n, const Rows* spans,
+                           int64_t n_spans) {
+    const DeepSeekConfig& c = model.config();
+    const ModelWeights& w = model.weights();
+    Backend& be = ws.be;
+    const int64_t D = c.hidden_size, H = c.num_attention_heads, d_kv = c.latent_dim();
+    const float eps = float(c.rms_norm_eps);
+
+    be.embed(w.embed, tokens, n, ws.x);
+    for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+        const LayerWeights& L = w.layers[size_t(l)];
+        be.rms_norm(ws.x, D, L.attn_norm.data(), n, D, eps, ws.h, D);
+
+        // Queries: q = W_qb RMSNorm(W_qa x), or q = W_q x without q_lora; per head [q_nope | q_pe].
+        if (c.q_lora_rank > 0) {
+            be.linear(L.q_a, ws.h, n, ws.cq);
+            be.rms_norm(ws.cq, c.q_lora_rank, L.q_a_norm.data(), n, c.q_lora_rank, eps, ws.cq, c.q_lora_rank);
+            be.linear(L.q_b, ws.cq, n, ws.q);
+        } else {
+            be.linear(L.q_proj, ws.h, n, ws.q);
+        }
+        // Keys and values: [c_kv | k_pe] = W_kva x; the cache keeps RMSNorm(c_kv) and
+        // RoPE(k_pe) (k_pe is not normalized), in the cache's dtype.
+        be.linear(L.kv_a, ws.h, n, ws.kv);
+        be.rms_norm(ws.kv, d_kv, L.kv_a_norm.data(), n, c.kv_lora_rank, eps, ws.kv, d_kv);
+        for (int64_t s = 0; s < n_spans; ++s) {
+            const Rows& r = spans[s];
+            r.session->attend(l, ws.q + r.row0 * H * c.qk_head_dim(), ws.kv + r.row0 * d_kv, r.n, r.pos0,
+                              ws.attn + r.row0 * H * c.v_head_dim);
+        }
+        be.linear(L.o, ws.attn, n, ws.tmp);
+        be.add(ws.x, ws.tmp, n * D);
+
+        be.rms_norm(ws.x, D, L.ffn_norm.data(), n, D, eps, ws.h, D);
+        if (L.is_moe)
+            be.moe(L.moe, model.routing(), ws.h, n, ws.tmp);
+        else
+            be.mlp(L.dense, ws.h, n, ws.tmp);
+        be.add(ws.x, ws.tmp, n * D);
+    }
+}
+
+void Session::attend(int64_t layer, float* q, float* kv, int64_t n, int64_t pos0, float* out) {
     const DeepSeekConfig& c = model_->config();
     const LayerWeights& L = model_->weights().layers[size_t(layer)];
     const int64_t H = c.num_attention_heads, d_n = c.qk_nope_head_dim, d_r = c.qk_rope_head_dim;
-    const int64_t d_qk = c.qk_head_dim(), d_c = c.kv_lora_rank;
-    const float eps = float(c.rms_norm_eps), attention_factor = float(c.yarn.attention_factor);
+    const int64_t d_qk = c.qk_head_dim(), d_c = c.kv_lora_rank, d_kv = c.latent_dim();
+    const float attention_factor = float(c.yarn.attention_factor);
 
-    // Queries: q = W_qb RMSNorm(W_qa x), or q = W_q x without q_lora; per head [q_nope | q_pe].
-    if (c.q_lora_rank > 0) {
-        be_.linear(L.q_a, x, n, cq_);
-        be_.rms_norm(cq_, c.q_lora_rank, L.q_a_norm.data(), n, c.q_lora_rank, eps, cq_, c.q_lora_rank);
-        be_.linear(L.q_b, cq_, n, q_);
-    } else {
-        be_.linear(L.q_proj, x, n, q_);
-    }
-    be_.rope(q_, n, H * d_qk, H, d_qk, d_n, d_r, pos0, model_->rope_theta().data(), attention_factor);
-
-    // Keys and values: [c_kv | k_pe] = W_kva x; the cache keeps RMSNorm(c_kv) and
-    // RoPE(k_pe) (k_pe is not normalized), in the cache's dtype.
-    const int64_t d_kv = c.latent_dim();
-    be_.linear(L.kv_a, x, n, kv_);
-    be_.rms_norm(kv_, d_kv, L.kv_a_norm.data(), n, d_c, eps, kv_, d_kv);
-    be_.rope(kv_, n, d_kv, 1, d_kv, d_c, d_r, pos0, model_->rope_theta().data(), attention_factor);
+    be_.rope(q, n, H * d_qk, H, d_qk, d_n, d_r, pos0, model_->rope_theta().data(), attention_factor);
+    be_.rope(kv, n, d_kv, 1, d_kv, d_c, d_r, pos0, model_->rope_theta().data(), attention_factor);
     KvCacheView cache;
     cache.layout = &model_->kv_layout();
     cache.blocks = cache_.data();
     cache.layer = layer;
-    be_.kv_write(cache, pos0, n, kv_, d_kv);
+    be_.kv_write(cache, pos0, n, kv, d_kv);
 
     MlaAttention a;
-    a.q = q_;
+    a.q = q;
     a.cache = cache;
     a.kv_b = L.kv_b;
     a.n = n;
@@ -312,7 +339,7 @@ void Session::attention(int64_t layer, const float* x, int64_t n, int64_t pos0, 
     a.d_v = c.v_head_dim;
     a.d_c = d_c;
     a.scale = model_->softmax_scale();
-    a.out = attn_;
+    a.out = out;
     switch (model_->mla_mode()) {
         case MlaMode::Absorbed: a.form = MlaForm::Absorbed; break;
         case MlaMode::Naive: a.form = MlaForm::Naive; break;
@@ -325,15 +352,6 @@ void Session::attention(int64_t layer, const float* x, int64_t n, int64_t pos0, 
         }
     }
     be_.mla_attention(a);
-    be_.linear(L.o, attn_, n, out);
-}
-
-void Session::feed_forward(int64_t layer, const float* x, int64_t n, float* out) {
-    const LayerWeights& L = model_->weights().layers[size_t(layer)];
-    if (L.is_moe)
-        be_.moe(L.moe, model_->routing(), x, n, out);
-    else
-        be_.mlp(L.dense, x, n, out);
 }
 
 }  // namespace mola

@@ -84,9 +84,23 @@ private:
 std::vector<float> yarn_rope_theta(const DeepSeekConfig& config);
 
 class Session;
+class Batch;
 void save_session(const Session& session, const std::string& path);
 std::unique_ptr<Session> load_session(std::shared_ptr<const Model> model, const std::string& path, int64_t n_ctx,
                                       int64_t n_batch);
+
+// The activation buffers of forward passes over up to `rows` token rows, in
+// backend memory, with room for the logits of `logit_rows` rows.
+struct Workspace {
+    Workspace(Backend& backend, const DeepSeekConfig& config, int64_t rows, int64_t logit_rows);
+    ~Workspace();
+    Workspace(const Workspace&) = delete;
+    Workspace& operator=(const Workspace&) = delete;
+
+    Backend& be;
+    std::vector<float*> buffers;  // every buffer below, for freeing
+    float *x, *h, *tmp, *q, *cq, *kv, *attn, *logits;
+};
 
 class Session {
 public:
@@ -123,10 +137,26 @@ private:
     friend void save_session(const Session& session, const std::string& path);
     friend std::unique_ptr<Session> load_session(std::shared_ptr<const Model> model, const std::string& path,
                                                  int64_t n_ctx, int64_t n_batch);
+    // Batched decoding (batch.h) runs the sessions' rows through one forward pass.
+    friend class Batch;
+    // The token rows of one session in a forward pass: rows [row0, row0 + n) of the
+    // workspace are its tokens at positions pos0...
+    struct Rows {
+        Session* session;
+        int64_t row0, n, pos0;
+    };
+    // One forward pass over n token rows (the spans of several sessions, or of this
+    // one): every row-wise step runs over all rows at once, attention per span over
+    // its session's cache. Leaves the final hidden states in ws.x.
+    static void forward_rows(const Model& model, Workspace& ws, const int32_t* tokens, int64_t n,
+                             const Rows* spans, int64_t n_spans);
+    // The logits of n rows of hidden states (final norm, then lm_head), into out.
+    static void logits_of_rows(const Model& model, Workspace& ws, const float* x, int64_t n, float* out);
     // One forward pass over n <= n_batch tokens at positions n_tokens()...
     void forward(const int32_t* tokens, int64_t n, float* all_logits);
-    void attention(int64_t layer, const float* x, int64_t n, int64_t pos0, float* out);
-    void feed_forward(int64_t layer, const float* x, int64_t n, float* out);
+    // This session's part of attention in layer `layer` for n rows at positions
+    // pos0..: RoPE of q and kv, the cache write, MLA over the session's blocks.
+    void attend(int64_t layer, float* q, float* kv, int64_t n, int64_t pos0, float* out);
 
     std::shared_ptr<const Model> model_;
     Backend& be_;
@@ -134,8 +164,7 @@ private:
     std::vector<int32_t> tokens_;
     bool has_logits_ = false;
     std::vector<float> logits_;
-    std::vector<float*> buffers_;  // every backend buffer below, for freeing
-    float *x_, *h_, *tmp_, *q_, *cq_, *kv_, *attn_, *logits_dev_;
+    Workspace ws_;
     BlockTable cache_;  // the latent cache: blocks of the model's pool, in token order
 };
 
