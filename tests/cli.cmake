@@ -89,6 +89,13 @@ add_test(NAME "cli: bench --json prints one valid JSON object"
                  -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> bench ${MOLA_V3}
                  --prompt-tokens 16 --gen-tokens 4 --json)
 
+add_test(NAME "cli: bench --batch adds solo and batched decode speeds to the JSON"
+         COMMAND ${CMAKE_COMMAND}
+                 -DSTDOUT_JSON_KEYS=decode_tokens_per_s,solo_decode_tokens_per_s,batched_decode_tokens_per_s
+                 -DSTDOUT_JSON_EXPECT=batch_sessions=3,gen_tokens=3
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> bench ${MOLA_V3}
+                 --prompt-tokens 8 --gen-tokens 3 --batch 3 --json)
+
 add_test(NAME "cli: --version prints the build line"
          COMMAND ${CMAKE_COMMAND} "-DSTDOUT_MATCH=mola ${PROJECT_VERSION}"
                  -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> --version)

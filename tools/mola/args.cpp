@@ -28,8 +28,9 @@ const char* const kUsage =
     "  logits MODEL --tokens \"1 2 3\" --out FILE.npy\n"
     "                                      float32 logits [n_tokens, vocab] of one forward pass, as .npy\n"
     "  generate MODEL --tokens \"1 2 3\" -n N  continue (greedily unless --temperature) and print token ids\n"
-    "  bench MODEL [--prompt-tokens N] [--gen-tokens M] [--json]\n"
-    "                                      prefill and decode speed, weight bytes per token, GB/s\n"
+    "  bench MODEL [--prompt-tokens N] [--gen-tokens M] [--batch B] [--json]\n"
+    "                                      prefill and decode speed, weight bytes per token, GB/s;\n"
+    "                                      --batch B: also B sessions decoded one by one and batched\n"
     "  tokenize [MODEL] [--tokenizer PATH] [--text T | --text-file F] [--ids] [--no-special] [--bench]\n"
     "                                      text (default: stdin) to token ids and pieces; --ids prints only\n"
     "                                      the ids; --bench prints encode throughput as JSON\n"
@@ -166,6 +167,8 @@ Args parse_args(int argc, char** argv) {
             a.prompt_tokens = parse_int(arg, value());
         else if (arg == "--gen-tokens")
             a.gen_tokens = parse_int(arg, value());
+        else if (arg == "--batch")
+            a.batch = parse_int(arg, value());
         else if (arg == "--ctx")
             a.ctx = parse_int(arg, value());
         else if (arg == "--json")

@@ -22,6 +22,7 @@ struct Args {
     std::string command, model, tokens, out, tokenizer, text, text_file;
     bool have_text = false, ids_only = false, no_special = false, bench = false;
     int threads = 0, prompt_tokens = 512, gen_tokens = 128, ctx = 0;
+    int batch = 0;  // bench --batch N: N sessions decoded solo and batched; 0: off
     int n = -1;  // -n/--max-tokens; -1: the command's default
     bool json = false, verbose = false, quiet = false, help = false;
     mola_mla_mode mla = MOLA_MLA_AUTO;

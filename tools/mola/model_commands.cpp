@@ -153,11 +153,56 @@ int cmd_generate(const Args& a) {
     return 0;
 }
 
+struct BatchSpeed {
+    double solo_tps = 0, batched_tps = 0;
+};
+
+// Aggregate decode speed of a.batch sessions (each prefilled with a rotation of
+// prompt, untimed), advanced a.gen_tokens steps one session at a time, then again
+// from the same point as one batch per step.
+BatchSpeed bench_batch(const mola::Model& model, const Args& a, const std::vector<int32_t>& prompt) {
+    using clock = std::chrono::steady_clock;
+    std::vector<mola::Session> sessions;
+    std::vector<mola::Session*> all;
+    sessions.reserve(size_t(a.batch));
+    for (int i = 0; i < a.batch; ++i) {
+        sessions.emplace_back(model, a.prompt_tokens + a.gen_tokens, 512);
+        std::vector<int32_t> own(prompt);
+        std::rotate(own.begin(), own.begin() + i % int(own.size()), own.end());
+        sessions.back().append(own);
+    }
+    for (mola::Session& s : sessions) all.push_back(&s);
+    std::vector<int32_t> next(all.size());
+    for (size_t i = 0; i < all.size(); ++i) next[i] = argmax_in_place(*all[i]);
+    const std::vector<int32_t> first = next;
+    const auto t0 = clock::now();
+    for (int step = 0; step < a.gen_tokens; ++step)
+        for (size_t i = 0; i < all.size(); ++i) {
+            all[i]->decode(next[i]);
+            next[i] = argmax_in_place(*all[i]);
+        }
+    const auto t1 = clock::now();
+    for (mola::Session& s : sessions) s.rewind(size_t(a.prompt_tokens));
+    next = first;
+    mola::Batch batch(model, size_t(a.batch));
+    const auto t2 = clock::now();
+    for (int step = 0; step < a.gen_tokens; ++step) {
+        batch.decode(all, next);
+        for (size_t i = 0; i < all.size(); ++i) next[i] = argmax_in_place(*all[i]);
+    }
+    const auto t3 = clock::now();
+    const double tokens = double(a.gen_tokens) * a.batch;
+    return {tokens / std::chrono::duration<double>(t1 - t0).count(),
+            tokens / std::chrono::duration<double>(t3 - t2).count()};
+}
+
 int cmd_bench(const Args& a) {
     using clock = std::chrono::steady_clock;
     mola::Model model = load(a);
     const mola_model_info info = model.info();
     if (a.prompt_tokens < 1) throw UsageError("--prompt-tokens must be at least 1");
+    if (a.batch < 0 || a.batch > 4096) throw UsageError("--batch must be in [0, 4096]");
+    if (a.batch > 0 && a.gen_tokens < 1) throw UsageError("--batch needs --gen-tokens of at least 1");
     mola::Session session(model, a.ctx ? a.ctx : a.prompt_tokens + a.gen_tokens, 512);
     std::mt19937 rng(1234);
     std::vector<int32_t> prompt(size_t(a.prompt_tokens));
@@ -181,13 +226,19 @@ int cmd_bench(const Args& a) {
     const double prefill_tps = a.prompt_tokens / prefill_s;
     const double decode_tps = a.gen_tokens > 0 ? a.gen_tokens / decode_s : 0.0;
     const double gbps = double(info.decode_bytes_per_token) * decode_tps / 1e9;
+    const BatchSpeed batched = a.batch > 0 ? bench_batch(model, a, prompt) : BatchSpeed{};
     if (a.json) {
         std::printf("{\"model\": \"%s\", \"backend\": \"%s\", \"threads\": %d, \"prompt_tokens\": %d, "
                     "\"gen_tokens\": %d, \"prefill_tokens_per_s\": %.3f, \"decode_tokens_per_s\": %.3f, "
                     "\"weight_bytes_per_token\": %" PRIu64 ", \"decode_weight_GB_per_s\": %.3f, "
-                    "\"kv_cache_dtype\": \"%s\", \"kv_bytes_per_token\": %" PRIu64 "}\n",
+                    "\"kv_cache_dtype\": \"%s\", \"kv_bytes_per_token\": %" PRIu64,
                     a.model.c_str(), info.backend, a.threads, a.prompt_tokens, a.gen_tokens, prefill_tps, decode_tps,
                     info.decode_bytes_per_token, gbps, info.kv_cache_dtype, info.kv_bytes_per_token);
+        if (a.batch > 0)
+            std::printf(", \"batch_sessions\": %d, \"solo_decode_tokens_per_s\": %.3f, "
+                        "\"batched_decode_tokens_per_s\": %.3f",
+                        a.batch, batched.solo_tps, batched.batched_tps);
+        std::printf("}\n");
     } else {
         std::printf("model:             %s (%s)\n", a.model.c_str(), info.variant);
         std::printf("backend:           %s\n", info.backend);
@@ -198,6 +249,9 @@ int cmd_bench(const Args& a) {
         std::printf("decode bandwidth:  %.2f GB/s of weights\n", gbps);
         std::printf("KV cache:          %s, %" PRIu64 " bytes per token\n", info.kv_cache_dtype,
                     info.kv_bytes_per_token);
+        if (a.batch > 0)
+            std::printf("%d sessions:       one by one %.2f tokens/s, batched %.2f tokens/s (%.2fx)\n", a.batch,
+                        batched.solo_tps, batched.batched_tps, batched.batched_tps / batched.solo_tps);
     }
     return 0;
 }
