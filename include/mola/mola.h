@@ -13,9 +13,11 @@
  * Threading: calls on different handles may run concurrently. A mola_model is
  * immutable after loading and may be shared by any threads and sessions. A
  * mola_session is not thread-safe: the caller serializes calls on it. Version,
- * status-string and default-params functions are always safe. Destroying a handle
- * while another thread uses it is undefined. A session keeps its model alive, so
- * models and sessions may be destroyed in any order.
+ * status-string and default-params functions are always safe. A mola_batch is used
+ * by one thread at a time, and mola_batch_decode counts as a call on each of its
+ * sessions. Destroying a handle while another thread uses it is undefined. A
+ * session keeps its model alive, so models and sessions may be destroyed in any
+ * order.
  */
 #ifndef MOLA_H
 #define MOLA_H

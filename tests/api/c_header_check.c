@@ -32,6 +32,7 @@ int mola_c_header_check(void) {
     mola_model_info info;
     mola_model *model = NULL;
     mola_session *session = NULL;
+    mola_batch *batch = NULL;
     const float *logits = NULL;
     size_t n_vocab = 0, n_tokens = 0;
     int32_t tokens[3] = {1, 2, 3};
@@ -70,7 +71,8 @@ int mola_c_header_check(void) {
 
     session_params.n_ctx = 8;
     if (mola_session_create(model, &session_params, &session) != MOLA_OK || session == NULL) return 12;
-    mola_model_destroy(model); /* the session keeps it alive */
+    if (mola_batch_create(model, 2, &batch) != MOLA_OK || batch == NULL) return 26;
+    mola_model_destroy(model); /* the session and the batch keep it alive */
     if (mola_session_get_logits(session, &logits, &n_vocab) != MOLA_ERR_MISUSE) return 13;
     if (mola_session_append(session, tokens, 3) != MOLA_OK) return 14;
     if (mola_session_decode(session, 4) != MOLA_OK) return 15;
@@ -100,6 +102,17 @@ int mola_c_header_check(void) {
         if (mola_session_cancel(session) != MOLA_OK) return 23;
         if (mola_session_generate(session, NULL, 0, NULL, &gen, &result) != MOLA_OK) return 24;
         if (result.finish_reason != MOLA_FINISH_CANCELLED || result.n_generated_tokens != 0) return 25;
+    }
+    /* A batch step from C: the session is full (n_ctx 8), then has room again. */
+    {
+        const int32_t next = 5;
+        if (mola_batch_decode(batch, &session, &next, 1) != MOLA_ERR_CONTEXT_FULL) return 27;
+        if (mola_session_rewind(session, 4) != MOLA_OK) return 28;
+        if (mola_batch_decode(batch, &session, &next, 1) != MOLA_OK) return 29;
+        if (mola_session_get_n_tokens(session, &n_tokens) != MOLA_OK || n_tokens != 5) return 30;
+        if (mola_session_get_logits(session, &logits, &n_vocab) != MOLA_OK) return 31;
+        mola_batch_destroy(batch);
+        mola_batch_destroy(NULL);
     }
     mola_session_destroy(session);
     return 0;
