@@ -52,9 +52,10 @@ void Batch::decode(Session* const* sessions, const int32_t* tokens, int64_t n) {
         } catch (const Error& e) {
             undo(i);
             if (e.status() != MOLA_ERR_CACHE_FULL) throw;
+            const int64_t blocks = s.n_cache_blocks();
             fail(MOLA_ERR_CACHE_FULL, "cannot decode session " + std::to_string(i) + " of the batch (" +
-                                          std::to_string(s.n_tokens()) + " tokens, " +
-                                          std::to_string(s.n_cache_blocks()) + " cache blocks): " + e.what());
+                                          std::to_string(s.n_tokens()) + " tokens in " + std::to_string(blocks) +
+                                          (blocks == 1 ? " cache block): " : " cache blocks): ") + e.what());
         } catch (...) {
             undo(i);
             throw;
