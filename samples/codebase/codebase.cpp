@@ -103,7 +103,7 @@ void walk(const fs::path& root, const std::string& rel, codebase::GitIgnore& ign
     }
 }
 
-// Progress on stderr: one redrawn line on a terminal, else a line every 10 files.
+// Progress on stderr: one redrawn line on a terminal, else a line every 10 files or 10 s.
 class Progress {
 public:
     Progress(size_t n_files, size_t n_tokens) : n_files_(n_files), n_tokens_(n_tokens), tty_(isatty(2)) {}
@@ -114,15 +114,17 @@ public:
             std::fprintf(stderr, "\r[%s%s] %zu/%zu files  %zu/%zu tokens  %.0f tok/s ", std::string(filled, '#').c_str(),
                          std::string(width - filled, ' ').c_str(), files, n_files_, tokens, n_tokens_, rate);
             if (last) std::fputc('\n', stderr);
-        } else if (last || files >= next_line_) {
+        } else if (last || files >= next_line_ || s >= next_time_) {
             std::fprintf(stderr, "%zu/%zu files, %zu/%zu tokens, %.0f tok/s\n", files, n_files_, tokens, n_tokens_,
                          rate);
             next_line_ = files + 10;
+            next_time_ = s + 10;
         }
     }
 
 private:
     size_t n_files_, n_tokens_, next_line_ = 10;
+    double next_time_ = 10;  // seconds
     bool tty_;
     Clock::time_point t0_ = Clock::now();
 };
