@@ -15,7 +15,9 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -33,7 +35,8 @@ namespace {
 constexpr size_t kMaxFileBytes = 256 * 1024;  // larger files are skipped, with a message
 constexpr size_t kSniffBytes = 8192;          // the prefix that decides "binary"
 constexpr size_t kChunkTokens = 512;          // tokens per append, so the progress moves
-constexpr size_t kAnswerRoom = 1024;          // n_ctx beyond the ingested tokens, for questions
+constexpr size_t kAnswerRoom = 1024;          // n_ctx beyond the ingested tokens, for questions (ask
+                                              // loads with more when a question and -n need it)
 constexpr const char* kMetadataKind = "mola-codebase 1";
 
 std::atomic<bool> g_stop{false};
@@ -245,20 +248,23 @@ int ask(const Options& o) {
     const mola::Tokenizer tokenizer(model);
 
     const auto t0 = Clock::now();
-    const mola::Session saved = mola::Session::load(model, path);
-    const double load_ms = ms_since(t0);
+    mola::Session saved = mola::Session::load(model, path);
+    double load_ms = ms_since(t0);
     const size_t prefix = saved.n_tokens();
     const std::vector<std::string> files = files_of(saved, path);
-    std::printf("loaded %s: %zu files, %zu tokens in %.0f ms\n", path.c_str(), files.size(), prefix, load_ms);
 
     std::vector<std::vector<int32_t>> prompts;
+    size_t needed = 0;
     for (size_t i = 1; i < o.positional.size(); ++i) {
         prompts.push_back(tokenizer.encode("### Question\n" + o.positional[i] + "\n### Answer\n", false, false));
-        if (prefix + prompts.back().size() + size_t(o.n) > saved.n_ctx())
-            throw std::runtime_error("question " + std::to_string(i) + " and -n " + std::to_string(o.n) +
-                                     " need more than the " + std::to_string(saved.n_ctx() - prefix) +
-                                     " tokens of room the saved session has");
+        needed = std::max(needed, prefix + prompts.back().size() + size_t(o.n));
     }
+    if (needed > saved.n_ctx()) {  // more room than ingest left: load again with a larger n_ctx
+        const auto t1 = Clock::now();
+        saved = mola::Session::load(model, path, int(needed));
+        load_ms = ms_since(t1);
+    }
+    std::printf("loaded %s: %zu files, %zu tokens in %.0f ms\n", path.c_str(), files.size(), prefix, load_ms);
 
     mola::SamplerParams sampler = mola::SamplerParams::greedy();
     mola::GenerateOptions options;
