@@ -216,6 +216,10 @@ if(EXISTS ${MOLA_CLI_TEST_MODEL}/config.json)
                    "-DSTDERR_MATCH=conversation reset" "-DSTDERR_MATCH2=finish:.*finish:"
                    "-DSTDERR_MATCH3=/reset" "-DSTDERR_NOT_MATCH=reused [1-9]|finish:.*finish:.*finish:"
                    -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> chat ${M} -n 4 -v)
+  add_test(NAME "cli: chat /save and /load continue a conversation in another process"
+           COMMAND ${CMAKE_COMMAND} -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/cli_chat_save
+                   -P ${CMAKE_CURRENT_SOURCE_DIR}/cli_chat_save.cmake -- $<TARGET_FILE:mola_cli> chat ${M}
+                   -n 12 --temperature 1 --seed 3 -q)
   add_test(NAME "cli: complete fills in the middle between a prefix and a suffix file"
            COMMAND ${CMAKE_COMMAND} "-DSTDERR_MATCH=finish: +(eos|length)"
                    -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> complete ${M}

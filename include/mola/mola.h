@@ -305,6 +305,25 @@ MOLA_API mola_status mola_session_save(const mola_session *session, const char *
 MOLA_API mola_status mola_session_load(mola_model *model, const char *path, const mola_session_params *params,
                                        mola_session **out_session);
 
+/* The most bytes of application metadata a session carries (64 MiB). */
+#define MOLA_SESSION_METADATA_MAX_BYTES ((size_t)64 << 20)
+
+/* Sets the session's application metadata: len bytes from data, copied (the
+ * caller keeps data; it may be NULL when len is 0, which clears the metadata).
+ * The bytes are opaque to mola: mola_session_save writes them into the same
+ * file and mola_session_load restores them, so an application can keep its own
+ * state (a conversation, a file list) with the session; mola_session_fork copies
+ * them. MOLA_ERR_INVALID_ARG, leaving the metadata unchanged, past
+ * MOLA_SESSION_METADATA_MAX_BYTES. One thread at a time per session. */
+MOLA_API mola_status mola_session_set_metadata(mola_session *session, const void *data, size_t len);
+
+/* Points *out_data at the session's metadata and sets *out_len to its length (0
+ * and a non-NULL pointer when none was set). The bytes stay owned by the session,
+ * valid until the next mola_session_set_metadata or mola_session_destroy. One
+ * thread at a time per session. */
+MOLA_API mola_status mola_session_get_metadata(const mola_session *session, const void **out_data,
+                                               size_t *out_len);
+
 /* ---------------------------------------------------------------- batch */
 
 /* Continuous batching: one decode step for several sessions of one model in a

@@ -206,6 +206,15 @@ public:
     }
     // Saves the session atomically to path (see mola_session_save).
     void save(const std::string& path) const { check(mola_session_save(handle_, path.c_str())); }
+    // Application bytes saved, loaded and forked with the session (see
+    // mola_session_set_metadata).
+    void set_metadata(const std::string& data) { check(mola_session_set_metadata(handle_, data.data(), data.size())); }
+    std::string metadata() const {
+        const void* data = nullptr;
+        size_t n = 0;
+        check(mola_session_get_metadata(handle_, &data, &n));
+        return std::string(static_cast<const char*>(data), n);
+    }
     Session(Session&& other) noexcept
         : handle_(std::exchange(other.handle_, nullptr)), n_vocab_(other.n_vocab_) {}
     Session& operator=(Session&& other) noexcept {

@@ -372,6 +372,24 @@ mola_status mola_session_rewind(mola_session* session, size_t n_tokens) {
     });
 }
 
+mola_status mola_session_set_metadata(mola_session* session, const void* data, size_t len) {
+    return guarded([&] {
+        require(session != nullptr, "mola_session_set_metadata: session is NULL");
+        require(data != nullptr || len == 0, "mola_session_set_metadata: data is NULL but len is not 0");
+        session->session->set_metadata(len == 0 ? std::string() : std::string(static_cast<const char*>(data), len));
+    });
+}
+
+mola_status mola_session_get_metadata(const mola_session* session, const void** out_data, size_t* out_len) {
+    return guarded([&] {
+        require(session != nullptr && out_data != nullptr && out_len != nullptr,
+                "mola_session_get_metadata: NULL argument");
+        const std::string& m = session->session->metadata();
+        *out_data = m.data();
+        *out_len = m.size();
+    });
+}
+
 mola_status mola_session_fork(const mola_session* parent, mola_session** out_child) {
     if (out_child) *out_child = nullptr;
     return guarded([&] {

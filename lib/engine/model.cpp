@@ -239,7 +239,15 @@ std::unique_ptr<Session> Session::fork() const {
     child->tokens_.reserve(size_t(n_ctx_));
     child->logits_ = logits_;
     child->has_logits_ = has_logits_;
+    child->metadata_ = metadata_;
     return child;
+}
+
+void Session::set_metadata(std::string data) {
+    if (data.size() > MOLA_SESSION_METADATA_MAX_BYTES)
+        fail(MOLA_ERR_INVALID_ARG, "session metadata of " + std::to_string(data.size()) + " bytes exceeds the limit of " +
+                                       std::to_string(MOLA_SESSION_METADATA_MAX_BYTES) + " bytes");
+    metadata_ = std::move(data);
 }
 
 const float* Session::logits() const {

@@ -131,6 +131,10 @@ public:
     int64_t n_cache_blocks() const { return cache_.n_blocks(); }
     const std::vector<int32_t>& tokens() const { return tokens_; }
     const Model& model() const { return *model_; }
+    // Application bytes kept with the session: saved and loaded with it, copied by
+    // fork(). MOLA_ERR_INVALID_ARG past MOLA_SESSION_METADATA_MAX_BYTES.
+    void set_metadata(std::string data);
+    const std::string& metadata() const { return metadata_; }
 
 private:
     // Saved sessions (session_file/session_file.h) read and restore the state.
@@ -166,6 +170,7 @@ private:
     std::vector<float> logits_;
     Workspace ws_;
     BlockTable cache_;  // the latent cache: blocks of the model's pool, in token order
+    std::string metadata_;
 };
 
 }  // namespace mola

@@ -126,6 +126,8 @@ void save_session(const Session& s, const std::string& path) {
             if (L.has_scales()) w.raw(layer + L.scale_offset + r * sizeof(float), sizeof(float));
         }
     w.section("SAMP", 0);
+    w.section("META", s.metadata_.size());
+    w.raw(s.metadata_.data(), s.metadata_.size());
     uLong c = ::crc32(0L, nullptr, 0);
     for (size_t off = 0; off < w.bytes.size();) {
         const size_t chunk = std::min<size_t>(w.bytes.size() - off, size_t(1) << 30);
@@ -204,16 +206,18 @@ std::unique_ptr<Session> load_session(std::shared_ptr<const Model> model, const 
         bad("no MOLASESS magic at the start (" + std::to_string(f.size()) + " bytes)");
     }
     const uint32_t version = get_u32(f.data() + 8);
-    if (version != kSessionFileVersion)
-        bad("format version " + std::to_string(version) + ", but this build of mola reads version " +
-            std::to_string(kSessionFileVersion));
+    if (version < kOldestSessionFileVersion || version > kSessionFileVersion)
+        bad("format version " + std::to_string(version) + ", but this build of mola reads versions " +
+            std::to_string(kOldestSessionFileVersion) + " to " + std::to_string(kSessionFileVersion));
 
-    // The sections, in order, each within the file.
-    const char* const order[] = {"HEAD", "TOKS", "LOGT", "KVCH", "SAMP", "CRC "};
-    const uint8_t* payload[6] = {};
-    uint64_t length[6] = {};
+    // The sections, in order, each within the file; version 1 has no META.
+    enum { kHead, kToks, kLogt, kKvch, kSamp, kMeta, kCrc, kSections };
+    const char* const order[kSections] = {"HEAD", "TOKS", "LOGT", "KVCH", "SAMP", "META", "CRC "};
+    const uint8_t* payload[kSections] = {};
+    uint64_t length[kSections] = {};
     size_t pos = 16;
-    for (int i = 0; i < 6; ++i) {
+    for (int i = 0; i < kSections; ++i) {
+        if (i == kMeta && version == 1) continue;
         const uint32_t want = get_u32(reinterpret_cast<const uint8_t*>(order[i]));
         if (f.size() - pos < 12)
             bad("truncated at byte " + std::to_string(f.size()) + ": the " + order[i] + " section header is missing");
@@ -231,15 +235,15 @@ std::unique_ptr<Session> load_session(std::shared_ptr<const Model> model, const 
         pos += size_t(length[i]);
     }
     if (pos != f.size()) bad(std::to_string(f.size() - pos) + " unexpected bytes after the checksum");
-    if (length[5] != 4) bad("the CRC section holds " + std::to_string(length[5]) + " bytes, not 4");
-    const size_t crc_at = size_t(payload[5] - f.data()) - 12;
+    if (length[kCrc] != 4) bad("the CRC section holds " + std::to_string(length[kCrc]) + " bytes, not 4");
+    const size_t crc_at = size_t(payload[kCrc] - f.data()) - 12;
     uLong c = ::crc32(0L, nullptr, 0);
     for (size_t off = 0; off < crc_at;) {
         const size_t chunk = std::min<size_t>(crc_at - off, size_t(1) << 30);
         c = ::crc32(c, f.data() + off, uInt(chunk));
         off += chunk;
     }
-    const uint32_t stored = get_u32(payload[5]);
+    const uint32_t stored = get_u32(payload[kCrc]);
     if (uint32_t(c) != stored) {
         char buf[64];
         std::snprintf(buf, sizeof(buf), "checksum mismatch (stored %08x, computed %08x)", stored, uint32_t(c));
@@ -280,7 +284,10 @@ std::unique_ptr<Session> load_session(std::shared_ptr<const Model> model, const 
     if (length[2] != (has_logits ? uint64_t(vocab) * 4 : 0)) bad("the LOGT section has the wrong length");
     const uint64_t row = file_row_bytes(L);
     if (length[3] != uint64_t(L.n_layers) * n * row) bad("the KVCH section has the wrong length");
-    if (length[4] != 0) bad("the SAMP section is not empty (a newer writer?)");
+    if (length[kSamp] != 0) bad("the SAMP section is not empty (a newer writer?)");
+    if (length[kMeta] > MOLA_SESSION_METADATA_MAX_BYTES)
+        bad("the META section holds " + std::to_string(length[kMeta]) + " bytes, more than the limit of " +
+            std::to_string(MOLA_SESSION_METADATA_MAX_BYTES));
     std::vector<int32_t> tokens(static_cast<size_t>(n));
     for (uint64_t i = 0; i < n; ++i) {
         tokens[i] = int32_t(get_u32(payload[1] + 4 * i));
@@ -306,6 +313,7 @@ std::unique_ptr<Session> load_session(std::shared_ptr<const Model> model, const 
                 src += sizeof(float);
             }
         }
+    if (length[kMeta] > 0) s->metadata_.assign(reinterpret_cast<const char*>(payload[kMeta]), size_t(length[kMeta]));
     s->tokens_ = std::move(tokens);
     s->tokens_.reserve(size_t(n_ctx));
     if (has_logits) {

@@ -19,13 +19,18 @@
 //   KVCH  per layer, per token t < n_tokens: the latent row, the rope row and (FP8)
 //         the f32 scale, in the cache dtype (only filled rows; independent of the
 //         block size)
-//   SAMP  reserved for a sampler state when sessions carry one; empty in version 1
+//   SAMP  reserved for a sampler state when sessions carry one; empty in versions 1-2
+//   META  (version 2 and later) the session's application metadata, opaque bytes
+//         of at most MOLA_SESSION_METADATA_MAX_BYTES
+//
+// Version 1 files (without META) still load, with empty metadata.
 #pragma once
 
 #include <cstdint>
 
 namespace mola {
 
-constexpr uint32_t kSessionFileVersion = 1;
+constexpr uint32_t kSessionFileVersion = 2;
+constexpr uint32_t kOldestSessionFileVersion = 1;
 
 }  // namespace mola

@@ -1,7 +1,8 @@
 // test_session_file.cpp: saved sessions (mola_session_save / mola_session_load):
 // a loaded session's logits and every later decode are bit-identical to the
 // never-saved session's for each cache dtype, generation continues identically,
-// a failed save leaves the previous file, and files from another model, of
+// a failed save leaves the previous file, application metadata travels with the
+// session (also from version-1 files, without it), and files from another model, of
 // another version, truncated at every section boundary or anywhere, corrupted at
 // any byte, or claiming huge lengths all fail with a clear error.
 #include <catch2/catch.hpp>
@@ -281,10 +282,13 @@ TEST_CASE("session file: another model, another cache dtype, another version", "
     CHECK(last_error().find("f32") != std::string::npos);
 
     std::vector<uint8_t> f = read_bytes(file);
-    f[8] = 2;
+    f[8] = 3;
     const fs::path v2 = dir.path / "v2.mola";
     write_bytes(v2, f);
-    check_load_fails(m, v2, MOLA_ERR_BAD_FORMAT, "version 2");
+    check_load_fails(m, v2, MOLA_ERR_BAD_FORMAT, "version 3");
+    f[8] = 0;
+    write_bytes(v2, f);
+    check_load_fails(m, v2, MOLA_ERR_BAD_FORMAT, "version 0");
 
     f = read_bytes(file);
     f[0] = 'X';
@@ -298,11 +302,12 @@ TEST_CASE("session file: truncation at every section boundary and anywhere fails
     mola::Model m = load(kV3, MOLA_KV_FP8_E4M3);
     mola::Session a(m);
     a.append(some_tokens(21, n_vocab(m), 4));
+    a.set_metadata("{\"files\": [\"a.py\", \"b.py\"]}");
     const fs::path file = dir.path / "t.mola", cut = dir.path / "cut.mola";
     a.save(file.string());
     const std::vector<uint8_t> f = read_bytes(file);
     const std::vector<size_t> sections = section_offsets(f);
-    REQUIRE(sections.size() == 6);
+    REQUIRE(sections.size() == 7);
     std::vector<size_t> lengths = {0, 1, 7, 8, 12, 15, 16};
     for (size_t s : sections)
         for (size_t d : {size_t(0), size_t(1), size_t(4), size_t(11), size_t(12), size_t(13)})
@@ -331,6 +336,7 @@ TEST_CASE("session file: a changed byte anywhere fails the checksum", "[session_
     mola::Model m = load(kV3);
     mola::Session a(m);
     a.append(some_tokens(13, n_vocab(m), 8));
+    a.set_metadata("conversation state");
     const fs::path file = dir.path / "c.mola", bad = dir.path / "bad.mola";
     a.save(file.string());
     const std::vector<uint8_t> f = read_bytes(file);
@@ -353,6 +359,7 @@ TEST_CASE("session file: huge lengths fail without allocating", "[session_file]"
     mola::Model m = load(kV3);
     mola::Session a(m);
     a.append({4, 5, 6});
+    a.set_metadata("meta");
     const fs::path file = dir.path / "h.mola", bad = dir.path / "huge.mola";
     a.save(file.string());
     const std::vector<uint8_t> f = read_bytes(file);
@@ -398,6 +405,100 @@ TEST_CASE("session file: huge lengths fail without allocating", "[session_file]"
         write_bytes(bad, g);
         check_load_fails(m, bad, MOLA_ERR_BAD_FORMAT, "outside the vocabulary");
     }
+}
+
+// The version-1 layout of a version-2 file: no META section, version 1, the
+// checksum recomputed.
+std::vector<uint8_t> as_version_1(const std::vector<uint8_t>& f) {
+    const std::vector<size_t> sections = section_offsets(f);
+    REQUIRE(sections.size() == 7);
+    std::vector<uint8_t> g(f.begin(), f.begin() + std::ptrdiff_t(sections[5]));
+    g.insert(g.end(), f.begin() + std::ptrdiff_t(sections[6]), f.end());
+    g[8] = 1;
+    fix_crc(g);
+    return g;
+}
+
+TEST_CASE("session file: metadata is saved, loaded and forked; version-1 files still load", "[session_file]") {
+    TempDir dir;
+    mola::Model m = load(kV3);
+    mola::Session a(m, 64);
+    CHECK(a.metadata().empty());
+    a.append(some_tokens(11, n_vocab(m), 3));
+    std::string meta = "{\"messages\": []}";
+    meta += std::string(1, '\0') + "binary \xff bytes";
+    a.set_metadata(meta);
+    CHECK(a.metadata() == meta);
+    CHECK(a.fork().metadata() == meta);
+
+    const fs::path file = dir.path / "m.mola";
+    a.save(file.string());
+    mola::Session b = mola::Session::load(m, file.string());
+    CHECK(b.metadata() == meta);
+    CHECK(same_bits(b.logits(), a.logits()));
+    // The child's metadata is its own copy.
+    mola::Session c = b.fork();
+    c.set_metadata("child");
+    CHECK(b.metadata() == meta);
+    CHECK(c.metadata() == "child");
+
+    // Cleared metadata: an empty META section.
+    b.set_metadata("");
+    b.save(file.string());
+    CHECK(mola::Session::load(m, file.string()).metadata().empty());
+
+    // A version-1 file (no META section) loads with empty metadata and the same state.
+    a.save(file.string());
+    const fs::path v1 = dir.path / "v1.mola";
+    write_bytes(v1, as_version_1(read_bytes(file)));
+    mola::Session old = mola::Session::load(m, v1.string());
+    CHECK(old.metadata().empty());
+    CHECK(old.tokens() == a.tokens());
+    CHECK(same_bits(old.logits(), a.logits()));
+    // ... but a version-2 file must have it: version 2 on the version-1 layout fails.
+    std::vector<uint8_t> g = as_version_1(read_bytes(file));
+    g[8] = 2;
+    fix_crc(g);
+    write_bytes(v1, g);
+    check_load_fails(m, v1, MOLA_ERR_BAD_FORMAT, "\"CRC \" at byte");
+}
+
+TEST_CASE("session file: metadata past the limit fails clearly, in memory and in a file", "[session_file]") {
+    TempDir dir;
+    mola::Model m = load(kV3);
+    mola::Session a(m, 64);
+    a.set_metadata("kept");
+    const std::string big(MOLA_SESSION_METADATA_MAX_BYTES + 1, 'x');
+    CHECK(mola_session_set_metadata(a.get(), big.data(), big.size()) == MOLA_ERR_INVALID_ARG);
+    CHECK(last_error().find("exceeds the limit") != std::string::npos);
+    CHECK(a.metadata() == "kept");
+    CHECK(mola_session_set_metadata(a.get(), nullptr, 3) == MOLA_ERR_INVALID_ARG);
+    CHECK(mola_session_set_metadata(a.get(), nullptr, 0) == MOLA_OK);
+    CHECK(a.metadata().empty());
+    const void* data = nullptr;
+    size_t n = 1;
+    CHECK(mola_session_get_metadata(nullptr, &data, &n) == MOLA_ERR_INVALID_ARG);
+    CHECK(mola_session_get_metadata(a.get(), nullptr, &n) == MOLA_ERR_INVALID_ARG);
+    CHECK(mola_session_set_metadata(nullptr, "x", 1) == MOLA_ERR_INVALID_ARG);
+
+    // A file whose META section claims more than the limit, within the file and
+    // behind a valid checksum.
+    const std::string at_limit(MOLA_SESSION_METADATA_MAX_BYTES, 'y');
+    a.set_metadata(at_limit);
+    a.append({1, 2});
+    const fs::path file = dir.path / "big.mola", bad = dir.path / "bad.mola";
+    a.save(file.string());
+    CHECK(mola::Session::load(m, file.string()).metadata() == at_limit);
+    std::vector<uint8_t> f = read_bytes(file);
+    const std::vector<size_t> sections = section_offsets(f);
+    REQUIRE(sections.size() == 7);
+    // Move one byte of padding into META: the file grows by one byte.
+    f.insert(f.begin() + std::ptrdiff_t(sections[6]), uint8_t('y'));
+    const uint64_t len = MOLA_SESSION_METADATA_MAX_BYTES + 1;
+    std::memcpy(f.data() + sections[5] + 4, &len, 8);
+    fix_crc(f);
+    write_bytes(bad, f);
+    check_load_fails(m, bad, MOLA_ERR_BAD_FORMAT, "the META section holds");
 }
 
 TEST_CASE("session file: save and load time of a 2K-token session", "[session_file][.bench]") {

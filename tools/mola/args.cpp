@@ -20,8 +20,9 @@ const char* const kUsage =
     "\n"
     "commands:\n"
     "  run [MODEL] -p PROMPT | -f FILE     generate text from a prompt (default: stdin) and stream it\n"
-    "  chat [MODEL] [--system TEXT]        chat in the model's chat format; one turn per line when stdin\n"
-    "                                      is not a terminal; /help lists the chat commands\n"
+    "  chat [MODEL] [--system TEXT] [--load FILE]\n"
+    "                                      chat in the model's chat format; one turn per line when stdin\n"
+    "                                      is not a terminal; /help lists the chat commands (/save, /load)\n"
     "  complete [MODEL] --prefix-file F [--suffix-file G]\n"
     "                                      fill in the middle between prefix and suffix; prints the middle\n"
     "  info MODEL                          architecture, parameter counts, dtypes, KV-cache bytes per token\n"
@@ -51,6 +52,7 @@ const char* const kUsage =
     "  --ignore-eos       keep generating after end-of-sequence tokens\n"
     "  --raw              do not add the BOS token to the prompt (run, complete)\n"
     "  --system TEXT      a system message (chat)\n"
+    "  --load FILE        start from a conversation saved with /save (chat)\n"
     "  --chat-format NAME deepseek-v2, deepseek-v3, deepseek-r1, deepseek-v3.1 or deepseek-v4\n"
     "                     (chat; default: the model's)\n"
     "  --prefix TEXT, --prefix-file F, --suffix TEXT, --suffix-file F\n"
@@ -226,7 +228,9 @@ Args parse_args(int argc, char** argv) {
         else if (arg == "--system") {
             a.system = value();
             a.have_system = true;
-        } else if (arg == "--chat-format")
+        } else if (arg == "--load")
+            a.load_file = value();
+        else if (arg == "--chat-format")
             a.chat_format = value();
         else if (arg == "--prefix") {
             a.prefix = value();

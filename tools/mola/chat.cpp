@@ -1,10 +1,14 @@
 // chat.cpp: `mola chat`, a REPL in the model's chat format that keeps the conversation
-// in the session's cache, so each turn prefills only its new tokens.
+// in the session's cache, so each turn prefills only its new tokens; /save and /load
+// store the session with the conversation (as JSON metadata) in one file.
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "cli.h"
 
@@ -15,11 +19,86 @@ namespace {
 const char* const kChatHelp =
     "commands:\n"
     "  /reset   forget the conversation (the system message stays)\n"
+    "  /save PATH  write the conversation and its cache to a file\n"
+    "  /load PATH  continue a conversation saved with /save (also: mola chat --load PATH)\n"
     "  /exit    leave (also /quit, Ctrl-D, or Ctrl-C at the prompt)\n"
     "  /help    this list\n"
     "Ctrl-C during a reply stops it; pressed again, it leaves.\n";
 
 bool is_blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
+
+// What the chat keeps beside the session: the messages, how many of them /reset
+// keeps, and a text the session's first known_tokens tokens spell exactly.
+struct Conversation {
+    std::vector<mola::ChatMessage> history;
+    size_t n_fixed = 0;
+    std::string known_text;
+    std::vector<int32_t> known_ids;
+};
+
+constexpr const char* kSavedChatKind = "mola-chat";
+
+std::string to_json(const Conversation& c, const std::string& format_name) {
+    nlohmann::json messages = nlohmann::json::array();
+    for (const mola::ChatMessage& m : c.history) {
+        nlohmann::json j = {{"role", m.role}, {"content", m.content}};
+        if (!m.reasoning.empty()) j["reasoning"] = m.reasoning;
+        messages.push_back(std::move(j));
+    }
+    const nlohmann::json doc = {{"kind", kSavedChatKind},         {"version", 1},
+                                {"chat_format", format_name},     {"messages", std::move(messages)},
+                                {"n_fixed", c.n_fixed},           {"known_text", c.known_text},
+                                {"known_tokens", c.known_ids.size()}};
+    // Replies are valid UTF-8 (streaming never splits a character); replace anything else.
+    return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// doc[key], or null when doc is not an object or lacks key.
+nlohmann::json field(const nlohmann::json& doc, const char* key) {
+    return doc.is_object() && doc.contains(key) ? doc[key] : nlohmann::json();
+}
+
+// The conversation stored in a loaded session's metadata; throws naming path and the problem.
+Conversation from_json(const mola::Session& session, const std::string& path, const std::string& format_name) {
+    const auto bad = [&](const std::string& why) {
+        throw std::runtime_error(path + ": not a saved mola chat: " + why);
+    };
+    const std::string meta = session.metadata();
+    if (meta.empty()) bad("the session carries no conversation (saved by another program?)");
+    const nlohmann::json doc = nlohmann::json::parse(meta, nullptr, false);
+    if (doc.is_discarded() || field(doc, "kind") != kSavedChatKind) bad("its metadata is not a mola chat conversation");
+    if (field(doc, "version") != 1) bad("conversation format version " + field(doc, "version").dump());
+    const nlohmann::json saved_format = field(doc, "chat_format");
+    if (saved_format != format_name)
+        bad("it was saved in the " + saved_format.dump() + " chat format, this chat uses " + format_name +
+            " (--chat-format)");
+    Conversation c;
+    const nlohmann::json messages = field(doc, "messages");
+    if (!messages.is_array()) bad("no message list");
+    for (const nlohmann::json& m : messages) {
+        const nlohmann::json role = field(m, "role"), content = field(m, "content"), reasoning = field(m, "reasoning");
+        if (!role.is_string() || !content.is_string() || !(reasoning.is_null() || reasoning.is_string()))
+            bad("a message without a role and content");
+        c.history.push_back({role.get<std::string>(), content.get<std::string>(),
+                             reasoning.is_string() ? reasoning.get<std::string>() : ""});
+    }
+    const nlohmann::json n_fixed = field(doc, "n_fixed"), known_tokens = field(doc, "known_tokens"),
+                         known_text = field(doc, "known_text");
+    if (!n_fixed.is_number_unsigned() || n_fixed.get<uint64_t>() > c.history.size() ||
+        !known_tokens.is_number_unsigned() || known_tokens.get<uint64_t>() > session.n_tokens() ||
+        !known_text.is_string())
+        bad("inconsistent conversation fields");
+    c.n_fixed = n_fixed.get<size_t>();
+    c.known_text = known_text.get<std::string>();
+    const std::vector<int32_t> tokens = session.tokens();
+    c.known_ids.assign(tokens.begin(), tokens.begin() + std::ptrdiff_t(known_tokens.get<size_t>()));
+    return c;
+}
+
+size_t user_turns(const Conversation& c) {
+    return size_t(std::count_if(c.history.begin(), c.history.end(),
+                                [](const mola::ChatMessage& m) { return m.role == "user"; }));
+}
 
 }  // namespace
 
@@ -29,16 +108,38 @@ int cmd_chat(const Args& a) {
     mola::Session session(model, a.ctx);
     const bool tty = stdin_is_tty();
 
-    std::vector<mola::ChatMessage> history;
+    Conversation chat;
+    std::vector<mola::ChatMessage>& history = chat.history;
     if (a.have_system) history.push_back({"system", a.system, ""});
-    const size_t n_fixed = history.size();
+    chat.n_fixed = history.size();
     // An unknown --chat-format fails here, before the first turn.
     const std::string format_name = a.chat_format.empty() ? tokenizer.chat_format() : a.chat_format;
     if (!a.chat_format.empty()) tokenizer.apply_chat({{"user", "hi", ""}}, true, false, a.chat_format);
 
     // A text the session's first tokens spell exactly, and those tokens.
-    std::string known_text;
-    std::vector<int32_t> known_ids;
+    std::string& known_text = chat.known_text;
+    std::vector<int32_t>& known_ids = chat.known_ids;
+
+    // /load and --load: the file is read into a new session first, so a failure
+    // leaves the current chat as it was.
+    auto load_chat = [&](const std::string& path) {
+        mola::Session loaded = mola::Session::load(model, path, a.ctx);
+        Conversation restored = from_json(loaded, path, format_name);
+        session = std::move(loaded);
+        chat = std::move(restored);
+        const size_t turns = user_turns(chat);
+        std::fprintf(stderr, "(loaded %s: %zu turn%s, %zu tokens)\n", path.c_str(), turns, turns == 1 ? "" : "s",
+                     session.n_tokens());
+    };
+    auto save_chat = [&](const std::string& path) {
+        session.set_metadata(to_json(chat, format_name));
+        session.save(path);
+        const size_t turns = user_turns(chat);
+        std::fprintf(stderr, "(saved %zu turn%s, %zu tokens to %s)\n", turns, turns == 1 ? "" : "s",
+                     session.n_tokens(), path.c_str());
+    };
+    if (!a.load_file.empty()) load_chat(a.load_file);
+
     auto remember_session = [&](const std::string& prompt_text, const std::vector<int32_t>& prompt_ids,
                                 const std::string& reply) {
         known_text.clear();
@@ -75,8 +176,20 @@ int cmd_chat(const Args& a) {
         if (line[0] == '/') {
             const std::string command = line.substr(0, line.find_first_of(" \t"));
             if (command == "/exit" || command == "/quit") break;
+            if (command == "/save" || command == "/load") {
+                const size_t start = line.find_first_not_of(" \t", command.size());
+                const std::string path = start == std::string::npos ? "" : line.substr(start);
+                try {
+                    if (path.empty()) throw std::runtime_error("usage: " + command + " PATH");
+                    command == "/save" ? save_chat(path) : load_chat(path);
+                } catch (const std::exception& e) {
+                    if (!tty) throw;  // a script stops at a failed /save or /load
+                    std::fprintf(stderr, "mola: %s\n", e.what());
+                }
+                continue;
+            }
             if (command == "/reset") {
-                history.resize(n_fixed);
+                history.resize(chat.n_fixed);
                 session.rewind(0);
                 known_text.clear();
                 known_ids.clear();

@@ -37,7 +37,7 @@ struct Args {
     bool temperature_set = false;
     std::vector<std::string> stop;
     bool ignore_eos = false, raw = false;
-    std::string system, chat_format;
+    std::string system, chat_format, load_file;
     bool have_system = false;
     std::string prefix, suffix, prefix_file, suffix_file, path;
     bool have_prefix = false, have_suffix = false;

@@ -1,0 +1,3 @@
+import util
+
+print(util.add(1, 2))
