@@ -26,7 +26,7 @@ bool is_blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == s
 int cmd_chat(const Args& a) {
     mola::Model model = load(a);
     const mola::Tokenizer tokenizer = model_tokenizer(model, a);
-    mola::Session session(model, a.ctx);
+    mola::Session session = make_session(model, a);
     const bool tty = stdin_is_tty();
 
     std::vector<mola::ChatMessage> history;
@@ -39,6 +39,8 @@ int cmd_chat(const Args& a) {
     // A text the session's first tokens spell exactly, and those tokens.
     std::string known_text;
     std::vector<int32_t> known_ids;
+    // Once the context slid (--slide): the conversation text the session's tokens continue.
+    std::string slid_text;
     auto remember_session = [&](const std::string& prompt_text, const std::vector<int32_t>& prompt_ids,
                                 const std::string& reply) {
         known_text.clear();
@@ -80,6 +82,7 @@ int cmd_chat(const Args& a) {
                 session.rewind(0);
                 known_text.clear();
                 known_ids.clear();
+                slid_text.clear();
                 if (tty || a.verbose) std::fprintf(stderr, "(conversation reset)\n");
                 continue;
             }
@@ -108,8 +111,14 @@ int cmd_chat(const Args& a) {
         size_t common = 0;
         while (common < cached.size() && common < ids.size() && cached[common] == ids[common]) ++common;
         if (common == ids.size() && common > 0) --common;  // generation needs at least one new token
+        std::vector<int32_t> prompt(ids.begin() + std::ptrdiff_t(common), ids.end());
+        if (a.slide && !slid_text.empty() && text.compare(0, slid_text.size(), slid_text) == 0) {
+            // The context slid: its tokens no longer spell the conversation, so the
+            // new turn goes on from them instead of re-rendering from the start.
+            prompt = tokenizer.encode(text.substr(slid_text.size()), false, true);
+            common = session.n_tokens();
+        }
         session.rewind(common);
-        const std::vector<int32_t> prompt(ids.begin() + std::ptrdiff_t(common), ids.end());
         if (a.verbose) std::fprintf(stderr, "reused %zu tokens, prefilled %zu\n", common, prompt.size());
 
         bool interrupted = false;
@@ -130,6 +139,11 @@ int cmd_chat(const Args& a) {
         else
             history.push_back({"assistant", r.text, ""});
         remember_session(text, ids, r.text);
+        if (!(interrupted && r.n_generated_tokens == 0)) {
+            const std::vector<int32_t> now = session.tokens();
+            const bool spelled = now.size() >= ids.size() && std::equal(ids.begin(), ids.end(), now.begin());
+            slid_text = spelled && slid_text.empty() ? "" : text + r.text;
+        }
         if (a.verbose) print_generate_stats(r);
     }
     return 0;
