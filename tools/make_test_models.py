@@ -724,7 +724,9 @@ def generate(name, spec, outroot):
         assert arr.shape == (n, spec["vocab_size"]) and np.isfinite(arr).all()
         fn = f"logits_{k}.npy"
         np.save(os.path.join(outdir, fn), arr)
-        cases.append({"tokens": tokens, "logits": fn, "min_route_margin": float("%.3g" % margin)})
+        # (null without a MoE layer: JSON has no infinity)
+        cases.append({"tokens": tokens, "logits": fn,
+                      "min_route_margin": float("%.3g" % margin) if math.isfinite(margin) else None})
         if n == max(SEQ_LENS):
             stats = route_stats(cfg_json)
             std = float(arr.std())
