@@ -94,7 +94,10 @@ GenerateResult generate(Session& session, const int32_t* prompt, size_t n_prompt
         if (prompt[i] < 0 || prompt[i] >= n_vocab)
             fail(MOLA_ERR_INVALID_ARG, "prompt token " + std::to_string(i) + " is " + std::to_string(prompt[i]) +
                                            ", outside the vocabulary [0, " + std::to_string(n_vocab) + ")");
-    if (int64_t(n_prompt) > session.n_ctx() - (session.overflow().slide ? session.overflow().n_keep : session.n_tokens()))
+    // (Sliding can free all but the kept tokens.)
+    const int64_t n_fixed =
+        session.overflow().slide ? std::min(session.overflow().n_keep, session.n_tokens()) : session.n_tokens();
+    if (int64_t(n_prompt) > session.n_ctx() - n_fixed)
         fail(MOLA_ERR_CONTEXT_FULL, "the session holds " + std::to_string(session.n_tokens()) + " of " +
                                         std::to_string(session.n_ctx()) + " tokens; the prompt's " +
                                         std::to_string(n_prompt) + " do not fit");

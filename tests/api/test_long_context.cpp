@@ -396,10 +396,15 @@ TEST_CASE("overflow parameters are checked", "[long_context][overflow]") {
     p.n_discard = -1;
     CHECK(mola_session_create(model.get(), &p, &s) == MOLA_ERR_INVALID_ARG);
     CHECK(s == nullptr);
-    // A prompt longer than n_ctx - n_keep cannot fit even by sliding.
+    // A prompt longer than n_ctx - n_keep cannot fit even by sliding; in an empty session it can.
     p.n_discard = 0;
     REQUIRE(mola_session_create(model.get(), &p, &s) == MOLA_OK);
     const std::vector<int32_t> prompt = some_tokens(29, 19);
+    mola_generate_params gp;
+    mola_generate_params_default(&gp);
+    gp.max_tokens = 1;
+    CHECK(mola_session_generate(s, prompt.data(), prompt.size(), nullptr, &gp, nullptr) == MOLA_OK);
+    REQUIRE(mola_session_rewind(s, 10) == MOLA_OK);
     CHECK(mola_session_generate(s, prompt.data(), prompt.size(), nullptr, nullptr, nullptr) ==
           MOLA_ERR_CONTEXT_FULL);
     mola_session_destroy(s);
