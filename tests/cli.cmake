@@ -197,6 +197,18 @@ if(EXISTS ${MOLA_CLI_TEST_MODEL}/config.json)
                    "-DSTDERR_MATCH2=generated: +8 tokens" "-DSTDERR_MATCH3=finish: +length"
                    -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> run ${M} -f ${CMAKE_CURRENT_BINARY_DIR}/cli_prompt.py
                    -n 8 --ignore-eos --verbose)
+  add_test(NAME "cli: run --ctx stops at the context by default"
+           COMMAND ${CMAKE_COMMAND} "-DSTDERR_MATCH=finish: +length" "-DSTDERR_NOT_MATCH=generated: +60 tokens"
+                   -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> run ${M} -f ${CMAKE_CURRENT_BINARY_DIR}/cli_prompt.py
+                   -n 60 --ignore-eos --ctx 32 -v)
+  add_test(NAME "cli: run --ctx --keep slides the context and generates past it"
+           COMMAND ${CMAKE_COMMAND} "-DSTDERR_MATCH=generated: +60 tokens" "-DSTDERR_MATCH2=finish: +length"
+                   -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> run ${M} -f ${CMAKE_CURRENT_BINARY_DIR}/cli_prompt.py
+                   -n 60 --ignore-eos --ctx 32 --keep 4 -v)
+  add_test(NAME "cli: chat --slide goes on from the slid context on its next turn"
+           COMMAND ${CMAKE_COMMAND} "-DSTDERR_MATCH=reused 0 tokens.*reused [1-9][0-9]* tokens, prefilled [0-9]+.*finish"
+                   -DSTDIN_FILE=${CMAKE_CURRENT_BINARY_DIR}/cli_chat_two.txt
+                   -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> chat ${M} -n 40 --ignore-eos --ctx 48 --slide -v)
   add_test(NAME "cli: run with the same --seed prints the same text, other seeds other text"
            COMMAND ${CMAKE_COMMAND} -DSEED=1 -DOTHER_SEEDS=2,3,4
                    -P ${MOLA_CLI_SEED} -- $<TARGET_FILE:mola_cli> run ${M} -f ${CMAKE_CURRENT_BINARY_DIR}/cli_prompt.py

@@ -181,6 +181,23 @@ MODELS = {
                                       beta_slow=1, mscale=0.707, mscale_all_dim=0.707),
         bos_token_id=0, eos_token_id=1, num_nextn_predict_layers=0,
     ),
+    # One layer (dense), V3 with a 160K YaRN window from a short original one: factor 640 over
+    # original_max_position_embeddings 256 gives max_position_embeddings 163840, as V3's 40 x 4096.
+    # With one layer a cache row depends only on its token and position, which the session tests
+    # use (a slid context must equal a fresh prefill). long_golden: logits of the last positions
+    # of a sequence longer than the original window (YaRN's interpolated frequencies at work).
+    "v3_long": dict(
+        seed=1006, arch="v3", storage="bf16", shards=1, rope_spelling="rope_scaling",
+        vocab_size=272, hidden_size=88, num_hidden_layers=1, num_attention_heads=2,
+        q_lora_rank=36, kv_lora_rank=28, qk_nope_head_dim=12, qk_rope_head_dim=16, v_head_dim=18,
+        intermediate_size=136, moe_intermediate_size=16, n_routed_experts=8, n_shared_experts=1,
+        num_experts_per_tok=2, scoring_func="sigmoid", topk_method="noaux_tc", n_group=1, topk_group=1,
+        norm_topk_prob=True, routed_scaling_factor=2.5, first_k_dense_replace=1, moe_layer_freq=1,
+        rope_theta=10000.0, yarn=dict(factor=640.0, original_max_position_embeddings=256, beta_fast=32,
+                                      beta_slow=1, mscale=1.0, mscale_all_dim=1.0),
+        bos_token_id=0, eos_token_id=1, num_nextn_predict_layers=0,
+        long_golden=dict(n_tokens=600, last=4),
+    ),
 }
 
 STORAGE_DTYPE = {"bf16": torch.bfloat16, "f16": torch.float16, "fp8": torch.bfloat16}
@@ -645,6 +662,24 @@ def route_stats(cfg_json):
 # ----------------------------------------------------------------------------------------------
 # Generation
 # ----------------------------------------------------------------------------------------------
+def write_long_golden(model, spec, outdir, rng):
+    """long_golden.json + long_logits.npy: one sequence past original_max_position_embeddings and the
+    logits of its last few positions only (the file stays small)."""
+    lg = spec["long_golden"]
+    n, last = lg["n_tokens"], lg["last"]
+    assert n > spec["yarn"]["original_max_position_embeddings"]
+    tokens = rng.integers(0, spec["vocab_size"], size=n).tolist()
+    with torch.no_grad():
+        logits = model(input_ids=torch.tensor([tokens]), use_cache=False).logits[0]
+    arr = np.ascontiguousarray(logits[n - last:].float().numpy(), dtype=np.float32)
+    assert np.isfinite(arr).all()
+    np.save(os.path.join(outdir, "long_logits.npy"), arr)
+    with open(os.path.join(outdir, "long_golden.json"), "w") as f:
+        json.dump({"generator": GENERATOR, "tokens": tokens, "first_position": n - last,
+                   "logits": "long_logits.npy"}, f)
+        f.write("\n")
+
+
 def dir_bytes(d):
     return sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
 
@@ -689,7 +724,9 @@ def generate(name, spec, outroot):
         assert arr.shape == (n, spec["vocab_size"]) and np.isfinite(arr).all()
         fn = f"logits_{k}.npy"
         np.save(os.path.join(outdir, fn), arr)
-        cases.append({"tokens": tokens, "logits": fn, "min_route_margin": float("%.3g" % margin)})
+        # (null without a MoE layer: JSON has no infinity)
+        cases.append({"tokens": tokens, "logits": fn,
+                      "min_route_margin": float("%.3g" % margin) if math.isfinite(margin) else None})
         if n == max(SEQ_LENS):
             stats = route_stats(cfg_json)
             std = float(arr.std())
@@ -698,6 +735,8 @@ def generate(name, spec, outroot):
               "cases": cases}
     with open(os.path.join(outdir, "golden.json"), "w") as f:
         f.write(dump_golden(golden))
+    if "long_golden" in spec:
+        write_long_golden(model, spec, outdir, rng)
 
     # non-degeneracy checks
     assert 0.3 < std < 30, f"{name}: logits std {std}"

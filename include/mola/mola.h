@@ -199,10 +199,35 @@ MOLA_API mola_status mola_model_get_cache_usage(const mola_model *model, mola_ca
 
 /* ---------------------------------------------------------------- session */
 
+/* Prefill progress: n_done of the n_total tokens of an append (or of a generate
+ * prompt) are in the cache. Return non-zero to cancel: the call then fails with
+ * MOLA_ERR_CANCELLED (generate: finishes with reason CANCELLED) and the session is
+ * left as before it. Runs on the calling thread, after every n_batch chunk of an
+ * append of two or more tokens (single-token appends and decode steps do not
+ * report). */
+typedef int (*mola_prefill_progress_fn)(void *user_data, size_t n_done, size_t n_total);
+
+/* What an append, decode or generate that would pass n_ctx does. */
+typedef enum mola_overflow_policy {
+    MOLA_OVERFLOW_ERROR = 0,  /* fail with MOLA_ERR_CONTEXT_FULL, the session unchanged (default) */
+    MOLA_OVERFLOW_SLIDE = 1,  /* keep the first n_keep tokens, drop the next n_discard (or as many
+                                 as the call needs, if more) and move the rest down: their cache rows
+                                 move and their rope keys are re-rotated to the new positions, so
+                                 positions stay 0..n_tokens-1. The slide stays even if the call then
+                                 fails or is cancelled. Logits stay valid. */
+    MOLA_OVERFLOW_MAX_ENUM = 0x7FFFFFFF
+} mola_overflow_policy;
+
 typedef struct mola_session_params {
     uint32_t struct_size;     /* sizeof(mola_session_params), set by the default getter */
-    int32_t n_ctx;            /* the session's token limit; 0 = min(4096, n_ctx_train) */
+    int32_t n_ctx;            /* the session's token limit, up to the model's max_position_embeddings
+                                 (YaRN extends it); 0 = min(4096, n_ctx_train) */
     int32_t n_batch;          /* tokens per forward pass during prefill; 0 = 256 */
+    mola_prefill_progress_fn prefill_progress; /* optional; NULL for none. A fork keeps it. */
+    void *prefill_progress_user_data;          /* passed to prefill_progress; not owned */
+    int32_t overflow;         /* a mola_overflow_policy; default MOLA_OVERFLOW_ERROR */
+    int32_t n_keep;           /* SLIDE: tokens at the start that stay (a system prompt); < n_ctx */
+    int32_t n_discard;        /* SLIDE: tokens dropped per slide at least; 0 = (n_ctx - n_keep) / 2 */
 } mola_session_params;
 
 /* Fills *params with defaults and sets struct_size. Always safe. */
@@ -220,9 +245,12 @@ MOLA_API mola_status mola_session_create(mola_model *model, const mola_session_p
  * no-op. No other call may use the session meanwhile. */
 MOLA_API void mola_session_destroy(mola_session *session);
 
-/* Appends tokens (prefill) and computes the logits of the last one. tokens is
- * copied. Fails, leaving the session unchanged, with MOLA_ERR_CONTEXT_FULL if
- * n_tokens would pass n_ctx, with MOLA_ERR_CACHE_FULL if the model's cache budget
+/* Appends tokens (prefill, in n_batch chunks) and computes the logits of the last
+ * one. tokens is copied. Fails, leaving the session unchanged, with
+ * MOLA_ERR_CONTEXT_FULL if n_tokens would pass n_ctx (under MOLA_OVERFLOW_SLIDE:
+ * only if they exceed n_ctx - n_keep; otherwise the context slides first), with
+ * MOLA_ERR_CANCELLED if the prefill progress callback or mola_session_cancel
+ * (heard after each chunk of two or more tokens) stops it, with MOLA_ERR_CACHE_FULL if the model's cache budget
  * has too few free blocks for them (the message gives the budget, the bytes in
  * use and what was needed; the same call succeeds once other sessions free
  * blocks), and with MOLA_ERR_INVALID_ARG on an id outside the vocabulary. One
@@ -288,7 +316,9 @@ MOLA_API mola_status mola_session_get_tokens(const mola_session *session, int32_
  * The save is atomic: the data goes to a temporary file beside path, is synced,
  * and is renamed over path, so a failed or interrupted save leaves any previous
  * file at path untouched (MOLA_ERR_IO naming the path and the system's reason).
- * The session is unchanged. One thread at a time per session. */
+ * The session is unchanged. A session whose context slid (MOLA_OVERFLOW_SLIDE) is
+ * saved as it is: its cache rows at their new positions, marked as slid in the
+ * file, so loading it restores it exactly too. One thread at a time per session. */
 MOLA_API mola_status mola_session_save(const mola_session *session, const char *path);
 
 /* Creates a session from a file written by mola_session_save, restored exactly:
@@ -300,7 +330,9 @@ MOLA_API mola_status mola_session_save(const mola_session *session, const char *
  * fails with MOLA_ERR_BAD_FORMAT naming the file and the problem. MOLA_ERR_IO if
  * it cannot be read, MOLA_ERR_INVALID_ARG if n_ctx is less than the saved tokens,
  * MOLA_ERR_CACHE_FULL (nothing kept) if the pool lacks the blocks. Every length is
- * checked against the file's size before memory is allocated. Release with
+ * checked against the file's size before memory is allocated. The params' prefill
+ * progress and overflow policy (not saved in the file) apply to the loaded
+ * session. Release with
  * mola_session_destroy. Safe from any thread (sessions of one model at once). */
 MOLA_API mola_status mola_session_load(mola_model *model, const char *path, const mola_session_params *params,
                                        mola_session **out_session);
@@ -472,8 +504,12 @@ typedef struct mola_generate_result {
  * one fail with MOLA_ERR_UNSUPPORTED, and the stream then receives empty text.
  * Cancellation is a normal finish (MOLA_OK, reason CANCELLED): the session keeps
  * what was generated; if it comes during the prompt, the prompt's tokens are
- * taken out again (the session holds the same tokens as before the call, and has
- * logits again after its next append). An error while appending the prompt also
+ * taken out again (the session holds the same tokens and logits as before the
+ * call). The prompt's prefill reports to the session's prefill_progress; a
+ * non-zero return from it cancels the same way. Under MOLA_OVERFLOW_SLIDE the
+ * context slides instead of finishing with LENGTH when it is full (max_tokens 0
+ * then runs until EOS, a stop string or cancellation), and a slide made for the
+ * prompt stays even if the prompt is cancelled. An error while appending the prompt also
  * takes it out again; an error after it (e.g. a logit bias that bans every token)
  * leaves the prompt and the tokens generated so far in the session. When the
  * model's cache budget runs out the call fails with MOLA_ERR_CACHE_FULL: during the
@@ -488,8 +524,12 @@ MOLA_API mola_status mola_session_generate(mola_session *session, const int32_t 
 
 /* Asks the session's running (or next) mola_session_generate to stop. It returns
  * within one forward pass (one decode step, or one n_batch chunk of the prompt)
- * with finish reason CANCELLED, and consumes the request. Safe from any thread and
- * from signal handlers (it only sets an atomic flag), while the session lives. */
+ * with finish reason CANCELLED, and consumes the request. A running append of two
+ * or more tokens (mola_session_append, mola_session_append_all_logits) hears it
+ * too, after its current chunk, and fails with MOLA_ERR_CANCELLED, the session as
+ * before it; a request made while no generate or such append runs waits for the
+ * next one. Safe from any thread and from signal handlers (it only sets an atomic
+ * flag), while the session lives. */
 MOLA_API mola_status mola_session_cancel(mola_session *session);
 
 /* ---------------------------------------------------------------- tokenizer */

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -179,14 +180,29 @@ inline const char* finish_reason_name(mola_finish_reason reason) {
     }
 }
 
+// A session's settings (see mola_session_params).
+struct SessionParams {
+    int n_ctx = 0;    // up to the model's max_position_embeddings; 0 = min(4096, that)
+    int n_batch = 0;  // 0 = 256
+    // Called after every n_batch chunk of a prefill of two or more tokens with the
+    // tokens done and in all; return false to cancel (the call then throws Error
+    // MOLA_ERR_CANCELLED, or generate finishes CANCELLED). An exception thrown here
+    // cancels too and is rethrown from the call. Forks share it.
+    std::function<bool(size_t done, size_t total)> prefill_progress;
+    // What a call that would pass n_ctx does: MOLA_OVERFLOW_ERROR or MOLA_OVERFLOW_SLIDE
+    // (keep n_keep tokens, drop n_discard or more after them; 0 = (n_ctx - n_keep) / 2).
+    mola_overflow_policy overflow = MOLA_OVERFLOW_ERROR;
+    int n_keep = 0;
+    int n_discard = 0;
+};
+
 // A token history with its latent KV cache. One thread at a time. Move-only.
 class Session {
 public:
-    explicit Session(const Model& model, int n_ctx = 0, int n_batch = 0) {
-        mola_session_params p;
-        mola_session_params_default(&p);
-        p.n_ctx = n_ctx;
-        p.n_batch = n_batch;
+    explicit Session(const Model& model, int n_ctx = 0, int n_batch = 0)
+        : Session(model, SessionParams{n_ctx, n_batch, {}, MOLA_OVERFLOW_ERROR, 0, 0}) {}
+    Session(const Model& model, const SessionParams& params) {
+        mola_session_params p = c_params(params);
         check(mola_session_create(model.get(), &p, &handle_));
         mola_model_info info{};
         info.struct_size = sizeof(info);
@@ -196,11 +212,14 @@ public:
     // A session restored from a file written by save() (see mola_session_load);
     // n_ctx 0 = the saved session's.
     static Session load(const Model& model, const std::string& path, int n_ctx = 0, int n_batch = 0) {
-        mola_session_params p;
-        mola_session_params_default(&p);
-        p.n_ctx = n_ctx;
-        p.n_batch = n_batch;
+        SessionParams params;
+        params.n_ctx = n_ctx;
+        params.n_batch = n_batch;
+        return load(model, path, params);
+    }
+    static Session load(const Model& model, const std::string& path, const SessionParams& params) {
         Session s(model, nullptr);
+        mola_session_params p = s.c_params(params);
         check(mola_session_load(model.get(), path.c_str(), &p, &s.handle_));
         return s;
     }
@@ -216,10 +235,13 @@ public:
         return std::string(static_cast<const char*>(data), n);
     }
     Session(Session&& other) noexcept
-        : handle_(std::exchange(other.handle_, nullptr)), n_vocab_(other.n_vocab_) {}
+        : handle_(std::exchange(other.handle_, nullptr)),
+          n_vocab_(other.n_vocab_),
+          progress_(std::move(other.progress_)) {}
     Session& operator=(Session&& other) noexcept {
         std::swap(handle_, other.handle_);
         std::swap(n_vocab_, other.n_vocab_);
+        std::swap(progress_, other.progress_);
         return *this;
     }
     Session(const Session&) = delete;
@@ -227,12 +249,12 @@ public:
     ~Session() { mola_session_destroy(handle_); }
 
     void append(const std::vector<int32_t>& tokens) {
-        check(mola_session_append(handle_, tokens.data(), tokens.size()));
+        checked(mola_session_append(handle_, tokens.data(), tokens.size()));
     }
     // Appends and returns the logits of every token, row-major [tokens][n_vocab].
     std::vector<float> append_all_logits(const std::vector<int32_t>& tokens) {
         std::vector<float> logits(tokens.size() * n_vocab_);
-        check(mola_session_append_all_logits(handle_, tokens.data(), tokens.size(), logits.data(), logits.size()));
+        checked(mola_session_append_all_logits(handle_, tokens.data(), tokens.size(), logits.data(), logits.size()));
         return logits;
     }
     void decode(int32_t token) { check(mola_session_decode(handle_, token)); }
@@ -248,6 +270,7 @@ public:
     // copy-on-write (see mola_session_fork).
     Session fork() const {
         Session child(nullptr, n_vocab_);
+        child.progress_ = progress_;
         check(mola_session_fork(handle_, &child.handle_));
         return child;
     }
@@ -294,7 +317,7 @@ public:
         r.struct_size = sizeof(r);
         const mola_status status = mola_session_generate(handle_, prompt.data(), prompt.size(), &sp, &gp, &r);
         if (stream.error) std::rethrow_exception(stream.error);
-        check(status);
+        checked(status);
         out.finish_reason = mola_finish_reason(r.finish_reason);
         out.n_prompt_tokens = r.n_prompt_tokens;
         out.n_generated_tokens = r.n_generated_tokens;
@@ -333,6 +356,42 @@ private:
             }
         }
     };
+    // The facade's prefill callback, shared by forks (the C side keeps its address).
+    struct Progress {
+        std::function<bool(size_t, size_t)> fn;
+        std::exception_ptr error;
+        // Exceptions never cross the C frames: keep them, cancel, rethrow later.
+        static int trampoline(void* user, size_t done, size_t total) {
+            auto* self = static_cast<Progress*>(user);
+            try {
+                return self->fn(done, total) ? 0 : 1;
+            } catch (...) {
+                self->error = std::current_exception();
+                return 1;
+            }
+        }
+    };
+    mola_session_params c_params(const SessionParams& params) {
+        mola_session_params p;
+        mola_session_params_default(&p);
+        p.n_ctx = params.n_ctx;
+        p.n_batch = params.n_batch;
+        p.overflow = params.overflow;
+        p.n_keep = params.n_keep;
+        p.n_discard = params.n_discard;
+        if (params.prefill_progress) {
+            progress_ = std::make_shared<Progress>();
+            progress_->fn = params.prefill_progress;
+            p.prefill_progress = &Progress::trampoline;
+            p.prefill_progress_user_data = progress_.get();
+        }
+        return p;
+    }
+    // check(), after rethrowing what the prefill callback threw.
+    void checked(mola_status status) const {
+        if (progress_ && progress_->error) std::rethrow_exception(std::exchange(progress_->error, nullptr));
+        check(status);
+    }
     // An empty session of model's vocabulary, for load().
     Session(const Model& model, std::nullptr_t) {
         mola_model_info info{};
@@ -343,6 +402,7 @@ private:
     Session(std::nullptr_t, size_t n_vocab) : n_vocab_(n_vocab) {}
     mola_session* handle_ = nullptr;
     size_t n_vocab_ = 0;
+    std::shared_ptr<Progress> progress_;
 };
 
 // Continuous batching: one decode step for several sessions of one model in one

@@ -97,6 +97,15 @@ public:
     // dtype (FP8: the latent scaled by its absmax / 448, the scale stored beside it).
     virtual void kv_write(const KvCacheView& cache, int64_t pos0, int64_t n, const float* kv,
                           int64_t kv_stride) = 0;
+    // Moves the cache rows of tokens src_pos .. src_pos+n-1 of every layer to
+    // dst_pos .. dst_pos+n-1 (dst_pos < src_pos; blocks as in KvCacheView, those
+    // written must not be shared). Latent rows (and FP8 scales) move unchanged; each
+    // rope row, RoPE(k_pe) at its old position, is turned by (dst_pos - src_pos)
+    // positions with the per-pair frequencies theta[d_r/2]: rotations compose, so
+    // the result is RoPE(k_pe) at the new position, with the forward rope's
+    // attention_factor already in it (the correction itself has magnitude 1).
+    virtual void kv_shift(const KvLayout& layout, uint8_t* const* blocks, int64_t src_pos, int64_t dst_pos,
+                          int64_t n, const float* theta) = 0;
     virtual void mla_attention(const MlaAttention& a) = 0;
     // out[n][D] = SwiGLU MLP of x.
     virtual void mlp(const MlpWeights& w, const float* x, int64_t n, float* out) = 0;

@@ -26,6 +26,8 @@ struct mola_model {
 struct mola_session {
     std::unique_ptr<mola::Session> session;
     std::atomic<bool> cancel{false};  // set by mola_session_cancel from any thread
+    mola_prefill_progress_fn prefill_progress = nullptr;
+    void* prefill_progress_user_data = nullptr;
 };
 
 struct mola_batch {
@@ -91,6 +93,34 @@ T read_params(const T* given, void (*defaults)(T*), const char* what) {
         params.struct_size = sizeof(T);
     }
     return params;
+}
+
+// Gives the handle's session its prefill progress: mola_session_cancel first, then
+// the caller's callback (copied into the handle).
+void attach_prefill_progress(mola_session* handle, mola_prefill_progress_fn fn, void* user_data) {
+    handle->prefill_progress = fn;
+    handle->prefill_progress_user_data = user_data;
+    handle->session->set_prefill_progress([handle](int64_t done, int64_t total) {
+        if (handle->cancel.exchange(false)) return false;
+        return !handle->prefill_progress ||
+               handle->prefill_progress(handle->prefill_progress_user_data, size_t(done), size_t(total)) == 0;
+    });
+}
+
+// The params' overflow policy, checked against the session's n_ctx.
+void apply_overflow(mola::Session& session, const mola_session_params& p, const std::string& what) {
+    if (p.overflow != MOLA_OVERFLOW_ERROR && p.overflow != MOLA_OVERFLOW_SLIDE)
+        mola::fail(MOLA_ERR_INVALID_ARG, what + ": overflow " + std::to_string(p.overflow) +
+                                             " is not a mola_overflow_policy (0 = ERROR, 1 = SLIDE)");
+    mola::OverflowPolicy policy;
+    policy.slide = p.overflow == MOLA_OVERFLOW_SLIDE;
+    policy.n_keep = p.n_keep;
+    policy.n_discard = p.n_discard;
+    try {
+        session.set_overflow(policy);
+    } catch (const mola::Error& e) {
+        mola::fail(e.status(), what + ": " + e.what());
+    }
 }
 
 // Copies an output struct into the caller's, no more bytes than both sides know;
@@ -300,6 +330,8 @@ mola_status mola_session_create(mola_model* model, const mola_session_params* gi
         const int64_t n_batch = std::min<int64_t>(p.n_batch > 0 ? p.n_batch : 256, n_ctx);
         auto handle = std::make_unique<mola_session>();
         handle->session = std::make_unique<mola::Session>(model->model, n_ctx, n_batch);
+        apply_overflow(*handle->session, p, "mola_session_create");
+        attach_prefill_progress(handle.get(), p.prefill_progress, p.prefill_progress_user_data);
         *out_session = handle.release();
     });
 }
@@ -322,6 +354,8 @@ mola_status mola_session_load(mola_model* model, const char* path, const mola_se
         require(p.n_ctx >= 0 && p.n_batch >= 0, "mola_session_load: n_ctx and n_batch must be >= 0");
         auto handle = std::make_unique<mola_session>();
         handle->session = mola::load_session(model->model, path, p.n_ctx, p.n_batch > 0 ? p.n_batch : 256);
+        apply_overflow(*handle->session, p, "mola_session_load");
+        attach_prefill_progress(handle.get(), p.prefill_progress, p.prefill_progress_user_data);
         *out_session = handle.release();
     });
 }
@@ -397,6 +431,7 @@ mola_status mola_session_fork(const mola_session* parent, mola_session** out_chi
         require(out_child != nullptr, "mola_session_fork: out_child is NULL");
         auto handle = std::make_unique<mola_session>();
         handle->session = parent->session->fork();
+        attach_prefill_progress(handle.get(), parent->prefill_progress, parent->prefill_progress_user_data);
         *out_child = handle.release();
     });
 }

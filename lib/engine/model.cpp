@@ -180,13 +180,14 @@ Session::~Session() = default;
 void Session::append(const int32_t* tokens, int64_t n, float* all_logits) {
     const DeepSeekConfig& c = model_->config();
     if (n <= 0) fail(MOLA_ERR_INVALID_ARG, "append needs at least one token");
-    if (n > n_ctx_ - n_tokens())
+    if (n > n_ctx_ - n_tokens() && !overflow_.slide)
         fail(MOLA_ERR_CONTEXT_FULL, "the session holds " + std::to_string(n_tokens()) + " of " +
                                         std::to_string(n_ctx_) + " tokens; " + std::to_string(n) + " more do not fit");
     for (int64_t i = 0; i < n; ++i)
         if (tokens[i] < 0 || tokens[i] >= c.vocab_size)
             fail(MOLA_ERR_INVALID_ARG, "token " + std::to_string(i) + " is " + std::to_string(tokens[i]) +
                                            ", outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
+    if (n > n_ctx_ - n_tokens()) slide(n);
     try {
         cache_.prepare_write(n_tokens(), n_tokens() + n);
     } catch (const Error& e) {
@@ -195,6 +196,10 @@ void Session::append(const int32_t* tokens, int64_t n, float* all_logits) {
                                       " to a session of " + std::to_string(n_tokens()) + " (" +
                                       cache_blocks(cache_.n_blocks()) + "): " + e.what());
     }
+    // A failed or cancelled append leaves the session as it was (the host logits
+    // are only overwritten below, after the last chunk).
+    const int64_t n_before = n_tokens();
+    const bool had_logits = has_logits_;
     has_logits_ = false;
     try {
         for (int64_t done = 0; done < n;) {
@@ -202,9 +207,14 @@ void Session::append(const int32_t* tokens, int64_t n, float* all_logits) {
             forward(tokens + done, chunk, all_logits ? all_logits + done * c.vocab_size : nullptr);
             tokens_.insert(tokens_.end(), tokens + done, tokens + done + chunk);
             done += chunk;
+            if (n > 1 && prefill_progress_ && !prefill_progress_(done, n))
+                fail(MOLA_ERR_CANCELLED, "the append of " + std::to_string(n) + " tokens was cancelled after " +
+                                             std::to_string(done) + "; the session is as before it");
         }
     } catch (...) {
-        cache_.truncate(n_tokens());
+        tokens_.resize(size_t(n_before));
+        cache_.truncate(n_before);
+        has_logits_ = had_logits;
         throw;
     }
     be_.read_back(ws_.logits, logits_.data(), logits_.size());
@@ -232,6 +242,43 @@ void Session::rewind(int64_t n) {
     has_logits_ = false;
 }
 
+void Session::set_overflow(const OverflowPolicy& policy) {
+    if (policy.n_keep < 0 || policy.n_keep >= n_ctx_)
+        fail(MOLA_ERR_INVALID_ARG, "n_keep " + std::to_string(policy.n_keep) + " is outside [0, n_ctx " +
+                                       std::to_string(n_ctx_) + "): the sliding policy needs room to slide");
+    if (policy.n_discard < 0)
+        fail(MOLA_ERR_INVALID_ARG, "n_discard " + std::to_string(policy.n_discard) + " is negative");
+    overflow_ = policy;
+}
+
+void Session::slide(int64_t n_more) {
+    const int64_t n = n_tokens(), need = n + n_more - n_ctx_;
+    if (need <= 0) return;
+    const int64_t keep = std::min(overflow_.n_keep, n);
+    if (!overflow_.slide || n_more > n_ctx_ - keep)
+        fail(MOLA_ERR_CONTEXT_FULL, "the session holds " + std::to_string(n) + " of " + std::to_string(n_ctx_) +
+                                        " tokens; " + std::to_string(n_more) + " more do not fit" +
+                                        (overflow_.slide ? " even after sliding out all but the " +
+                                                               std::to_string(overflow_.n_keep) + " kept tokens"
+                                                         : ""));
+    const int64_t by_default = overflow_.n_discard > 0 ? overflow_.n_discard : std::max<int64_t>((n_ctx_ - keep) / 2, 1);
+    const int64_t discard = std::min(std::max(need, by_default), n - keep);
+    const int64_t moved = n - keep - discard;
+    if (moved > 0) {
+        try {
+            cache_.prepare_write(keep, keep + moved);  // copy-on-write of shared blocks; no growth
+        } catch (const Error& e) {
+            if (e.status() != MOLA_ERR_CACHE_FULL) throw;
+            fail(MOLA_ERR_CACHE_FULL, "cannot slide the context of a session of " + std::to_string(n) +
+                                          " tokens: its shared blocks need copies: " + e.what());
+        }
+        be_.kv_shift(model_->kv_layout(), cache_.data(), keep + discard, keep, moved, model_->rope_theta().data());
+        has_slid_ = true;
+    }
+    cache_.truncate(keep + moved);
+    tokens_.erase(tokens_.begin() + keep, tokens_.begin() + keep + discard);
+}
+
 std::unique_ptr<Session> Session::fork() const {
     auto child = std::make_unique<Session>(model_, n_ctx_, n_batch_);
     child->cache_.share(cache_, n_tokens());
@@ -240,6 +287,8 @@ std::unique_ptr<Session> Session::fork() const {
     child->logits_ = logits_;
     child->has_logits_ = has_logits_;
     child->metadata_ = metadata_;
+    child->overflow_ = overflow_;
+    child->has_slid_ = has_slid_;
     return child;
 }
 

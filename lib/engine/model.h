@@ -102,6 +102,16 @@ struct Workspace {
     float *x, *h, *tmp, *q, *cq, *kv, *attn, *logits;
 };
 
+// What an append that would pass a session's n_ctx does (mola_overflow_policy).
+struct OverflowPolicy {
+    bool slide = false;     // false: fail with MOLA_ERR_CONTEXT_FULL
+    int64_t n_keep = 0;     // tokens at the start that never slide out
+    int64_t n_discard = 0;  // tokens dropped per slide at least; 0 = half of n_ctx - n_keep
+};
+
+// Prefill progress: tokens of the append done so far and in all; false cancels.
+using PrefillProgress = std::function<bool(int64_t done, int64_t total)>;
+
 class Session {
 public:
     Session(std::shared_ptr<const Model> model, int64_t n_ctx, int64_t n_batch);
@@ -124,6 +134,23 @@ public:
     // still holds it is first copied (copy-on-write), so the two are independent.
     // This session must not be used by another thread during the call.
     std::unique_ptr<Session> fork() const;
+    // An append that would pass n_ctx fails (the default) or first slides the
+    // context (see slide). Checked here: n_keep < n_ctx, n_discard >= 0.
+    void set_overflow(const OverflowPolicy& policy);
+    const OverflowPolicy& overflow() const { return overflow_; }
+    // Called after every n_batch chunk of an append of two or more tokens; false
+    // cancels it (MOLA_ERR_CANCELLED, the session as before the append).
+    void set_prefill_progress(PrefillProgress progress) { prefill_progress_ = std::move(progress); }
+    const PrefillProgress& prefill_progress() const { return prefill_progress_; }
+    // Makes room for n_more tokens under the sliding policy: drops the tokens
+    // [n_keep, n_keep + d), d = max(n_discard, what n_more needs), moves the later
+    // ones down (their cache rows re-rotated to the new positions) and gives freed
+    // blocks back. MOLA_ERR_CONTEXT_FULL if n_more exceeds n_ctx - n_keep; a no-op
+    // when n_more already fits. Logits stay as they are.
+    void slide(int64_t n_more);
+    // True once a slide moved cache rows: the cache is then no longer the one a
+    // fresh prefill of tokens() would give (deeper layers saw the dropped tokens).
+    bool has_slid() const { return has_slid_; }
     const float* logits() const;  // throws MISUSE when none are available
     int64_t n_tokens() const { return int64_t(tokens_.size()); }
     int64_t n_ctx() const { return n_ctx_; }
@@ -171,6 +198,9 @@ private:
     Workspace ws_;
     BlockTable cache_;  // the latent cache: blocks of the model's pool, in token order
     std::string metadata_;
+    OverflowPolicy overflow_;
+    PrefillProgress prefill_progress_;
+    bool has_slid_ = false;
 };
 
 }  // namespace mola

@@ -94,7 +94,10 @@ GenerateResult generate(Session& session, const int32_t* prompt, size_t n_prompt
         if (prompt[i] < 0 || prompt[i] >= n_vocab)
             fail(MOLA_ERR_INVALID_ARG, "prompt token " + std::to_string(i) + " is " + std::to_string(prompt[i]) +
                                            ", outside the vocabulary [0, " + std::to_string(n_vocab) + ")");
-    if (int64_t(n_prompt) > session.n_ctx() - session.n_tokens())
+    // (Sliding can free all but the kept tokens.)
+    const int64_t n_fixed =
+        session.overflow().slide ? std::min(session.overflow().n_keep, session.n_tokens()) : session.n_tokens();
+    if (int64_t(n_prompt) > session.n_ctx() - n_fixed)
         fail(MOLA_ERR_CONTEXT_FULL, "the session holds " + std::to_string(session.n_tokens()) + " of " +
                                         std::to_string(session.n_ctx()) + " tokens; the prompt's " +
                                         std::to_string(n_prompt) + " do not fit");
@@ -103,25 +106,37 @@ GenerateResult generate(Session& session, const int32_t* prompt, size_t n_prompt
     GenerateResult result;
     result.n_prompt_tokens = int32_t(n_prompt);
 
-    // Prefill, one n_batch chunk per forward pass so that cancel() is heard between
-    // them; a cancelled or failed prompt leaves the session as it was.
+    // Prefill in n_batch chunks; cancel() is heard before the first and after each
+    // (through the session's prefill progress, which still reports to its caller).
+    // A cancelled or failed prompt leaves the session as it was (a slide it made stays).
     const int64_t n_before = session.n_tokens();
-    try {
-        session.reserve(int64_t(n_prompt));  // the whole prompt's cache blocks, or MOLA_ERR_CACHE_FULL now
-        for (size_t done = 0; done < n_prompt;) {
-            if (cancel.exchange(false)) {
-                if (done > 0) session.rewind(n_before);  // drops the logits too
-                result.finish_reason = FinishReason::Cancelled;
-                result.prefill_ms = ms_between(start, Clock::now());
-                return result;
+    if (cancel.exchange(false)) {
+        result.finish_reason = FinishReason::Cancelled;
+        return result;
+    }
+    if (n_prompt > 0) {
+        PrefillProgress saved = session.prefill_progress();
+        session.set_prefill_progress([&](int64_t done, int64_t total) {
+            return !cancel.exchange(false) && (!saved || saved(done, total));
+        });
+        try {
+            session.reserve(int64_t(n_prompt));  // the whole prompt's cache blocks, or MOLA_ERR_CACHE_FULL now
+            session.append(prompt, int64_t(n_prompt), nullptr);
+            session.set_prefill_progress(std::move(saved));
+        } catch (const Error& e) {
+            session.set_prefill_progress(std::move(saved));
+            if (e.status() != MOLA_ERR_CANCELLED) {
+                session.rewind(std::min(n_before, session.n_tokens()));
+                throw;
             }
-            const size_t chunk = std::min<size_t>(size_t(session.n_batch()), n_prompt - done);
-            session.append(prompt + done, int64_t(chunk), nullptr);
-            done += chunk;
+            result.finish_reason = FinishReason::Cancelled;
+            result.prefill_ms = ms_between(start, Clock::now());
+            return result;
+        } catch (...) {
+            session.set_prefill_progress(std::move(saved));
+            session.rewind(std::min(n_before, session.n_tokens()));
+            throw;
         }
-    } catch (...) {
-        session.rewind(n_before);
-        throw;
     }
     const Clock::time_point prefilled = Clock::now();
     result.prefill_ms = ms_between(start, prefilled);
@@ -152,9 +167,12 @@ GenerateResult generate(Session& session, const int32_t* prompt, size_t n_prompt
             break;
         }
         if (session.n_tokens() >= session.n_ctx()) {
-            result.finish_reason = FinishReason::Length;
-            emit(rest_of_text(), nullptr, 0);
-            break;
+            if (!session.overflow().slide) {
+                result.finish_reason = FinishReason::Length;
+                emit(rest_of_text(), nullptr, 0);
+                break;
+            }
+            session.slide(1);  // before sampling: nothing streamed that the session cannot keep
         }
         // The next token's cache row, before the token is sampled and streamed:
         // MOLA_ERR_CACHE_FULL leaves nothing streamed that the session lacks.

@@ -97,7 +97,7 @@ void save_session(const Session& s, const std::string& path) {
     Writer w;
     w.raw(kMagic, sizeof(kMagic));
     w.u32(kSessionFileVersion);
-    w.u32(0);
+    w.u32(s.has_slid_ ? kSessionSlid : 0);
     w.section("HEAD", kHeadBytes);
     w.raw(model.fingerprint().data(), kFingerprintBytes);
     w.u32(uint32_t(L.dtype));
@@ -316,6 +316,7 @@ std::unique_ptr<Session> load_session(std::shared_ptr<const Model> model, const 
     if (length[kMeta] > 0) s->metadata_.assign(reinterpret_cast<const char*>(payload[kMeta]), size_t(length[kMeta]));
     s->tokens_ = std::move(tokens);
     s->tokens_.reserve(size_t(n_ctx));
+    s->has_slid_ = (get_u32(f.data() + 12) & kSessionSlid) != 0;
     if (has_logits) {
         std::memcpy(s->logits_.data(), payload[2], size_t(vocab) * 4);
         s->has_logits_ = true;

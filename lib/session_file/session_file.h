@@ -5,7 +5,7 @@
 //
 // All integers little-endian. A file is
 //
-//   "MOLASESS" | u32 version (1) | u32 reserved (0)
+//   "MOLASESS" | u32 version (2) | u32 flags
 //   section*   each: u32 tag | u64 payload length | payload
 //   "CRC " section: u32 CRC-32 (zlib) of every byte before this section
 //
@@ -24,6 +24,10 @@
 //         of at most MOLA_SESSION_METADATA_MAX_BYTES
 //
 // Version 1 files (without META) still load, with empty metadata.
+// flags: bit 0 (kSessionSlid) = the context slid (Session::slide): the rows are kept
+// exactly as they are (re-rotated to their positions), but they are not what a
+// fresh prefill of the tokens would give, so the loaded session is marked so too.
+// Other bits are 0; readers before this flag ignore the word.
 #pragma once
 
 #include <cstdint>
@@ -32,5 +36,6 @@ namespace mola {
 
 constexpr uint32_t kSessionFileVersion = 2;
 constexpr uint32_t kOldestSessionFileVersion = 1;
+constexpr uint32_t kSessionSlid = 1;
 
 }  // namespace mola

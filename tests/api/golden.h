@@ -87,7 +87,7 @@ inline std::vector<int32_t> some_tokens(size_t n, int32_t vocab, uint32_t seed) 
 
 // The models the oracle wrote, one per family member.
 inline const std::vector<std::string>& models() {
-    static const std::vector<std::string> names = {"v2_lite", "v2", "v3", "v3_fp8", "v2_moe_freq"};
+    static const std::vector<std::string> names = {"v2_lite", "v2", "v3", "v3_fp8", "v2_moe_freq", "v3_long"};
     return names;
 }
 

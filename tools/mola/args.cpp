@@ -64,6 +64,9 @@ const char* const kUsage =
     "  --mla MODE         auto | absorbed | naive (default auto)\n"
     "  --ctx N            session capacity in tokens (default: min(4096, the model's trained context);\n"
     "                     logits, generate and bench: enough for the command)\n"
+    "  --slide            when the context (--ctx) is full, drop the oldest tokens after the\n"
+    "                     first --keep and go on (run, chat, complete; default: stop there)\n"
+    "  --keep N           tokens at the start that never slide out (implies --slide; default 0)\n"
     "  --kv-dtype T       KV-cache dtype: bf16 (default), f32 (exact) or fp8 (e4m3 latent, bf16 rope)\n"
     "  --kv-budget SIZE   KV-cache memory limit in bytes, or with a K, M or G suffix (powers of 1024)\n"
     "                     (default: a quarter of physical memory)\n"
@@ -173,6 +176,12 @@ Args parse_args(int argc, char** argv) {
             a.batch = parse_int(arg, value());
         else if (arg == "--ctx")
             a.ctx = parse_int(arg, value());
+        else if (arg == "--slide")
+            a.slide = true;
+        else if (arg == "--keep") {
+            a.keep = parse_int(arg, value());
+            a.slide = true;
+        }
         else if (arg == "--json")
             a.json = true;
         else if (arg == "--help" || arg == "-h") {

@@ -34,6 +34,8 @@ struct Conversation {
     size_t n_fixed = 0;
     std::string known_text;
     std::vector<int32_t> known_ids;
+    // Once the context slid (--slide): the conversation text the session's tokens continue.
+    std::string slid_text;
 };
 
 constexpr const char* kSavedChatKind = "mola-chat";
@@ -48,7 +50,7 @@ std::string to_json(const Conversation& c, const std::string& format_name) {
     const nlohmann::json doc = {{"kind", kSavedChatKind},         {"version", 1},
                                 {"chat_format", format_name},     {"messages", std::move(messages)},
                                 {"n_fixed", c.n_fixed},           {"known_text", c.known_text},
-                                {"known_tokens", c.known_ids.size()}};
+                                {"known_tokens", c.known_ids.size()}, {"slid_text", c.slid_text}};
     // Replies are valid UTF-8 (streaming never splits a character); replace anything else.
     return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -83,11 +85,12 @@ Conversation from_json(const mola::Session& session, const std::string& path, co
                              reasoning.is_string() ? reasoning.get<std::string>() : ""});
     }
     const nlohmann::json n_fixed = field(doc, "n_fixed"), known_tokens = field(doc, "known_tokens"),
-                         known_text = field(doc, "known_text");
+                         known_text = field(doc, "known_text"), slid_text = field(doc, "slid_text");
     if (!n_fixed.is_number_unsigned() || n_fixed.get<uint64_t>() > c.history.size() ||
         !known_tokens.is_number_unsigned() || known_tokens.get<uint64_t>() > session.n_tokens() ||
-        !known_text.is_string())
+        !known_text.is_string() || !(slid_text.is_null() || slid_text.is_string()))
         bad("inconsistent conversation fields");
+    if (slid_text.is_string()) c.slid_text = slid_text.get<std::string>();
     c.n_fixed = n_fixed.get<size_t>();
     c.known_text = known_text.get<std::string>();
     const std::vector<int32_t> tokens = session.tokens();
@@ -105,7 +108,7 @@ size_t user_turns(const Conversation& c) {
 int cmd_chat(const Args& a) {
     mola::Model model = load(a);
     const mola::Tokenizer tokenizer = model_tokenizer(model, a);
-    mola::Session session(model, a.ctx);
+    mola::Session session = make_session(model, a);
     const bool tty = stdin_is_tty();
 
     Conversation chat;
@@ -119,11 +122,12 @@ int cmd_chat(const Args& a) {
     // A text the session's first tokens spell exactly, and those tokens.
     std::string& known_text = chat.known_text;
     std::vector<int32_t>& known_ids = chat.known_ids;
+    std::string& slid_text = chat.slid_text;
 
     // /load and --load: the file is read into a new session first, so a failure
     // leaves the current chat as it was.
     auto load_chat = [&](const std::string& path) {
-        mola::Session loaded = mola::Session::load(model, path, a.ctx);
+        mola::Session loaded = mola::Session::load(model, path, session_params(a));
         Conversation restored = from_json(loaded, path, format_name);
         session = std::move(loaded);
         chat = std::move(restored);
@@ -193,6 +197,7 @@ int cmd_chat(const Args& a) {
                 session.rewind(0);
                 known_text.clear();
                 known_ids.clear();
+                slid_text.clear();
                 if (tty || a.verbose) std::fprintf(stderr, "(conversation reset)\n");
                 continue;
             }
@@ -221,8 +226,14 @@ int cmd_chat(const Args& a) {
         size_t common = 0;
         while (common < cached.size() && common < ids.size() && cached[common] == ids[common]) ++common;
         if (common == ids.size() && common > 0) --common;  // generation needs at least one new token
+        std::vector<int32_t> prompt(ids.begin() + std::ptrdiff_t(common), ids.end());
+        if (a.slide && !slid_text.empty() && text.compare(0, slid_text.size(), slid_text) == 0) {
+            // The context slid: its tokens no longer spell the conversation, so the
+            // new turn goes on from them instead of re-rendering from the start.
+            prompt = tokenizer.encode(text.substr(slid_text.size()), false, true);
+            common = session.n_tokens();
+        }
         session.rewind(common);
-        const std::vector<int32_t> prompt(ids.begin() + std::ptrdiff_t(common), ids.end());
         if (a.verbose) std::fprintf(stderr, "reused %zu tokens, prefilled %zu\n", common, prompt.size());
 
         bool interrupted = false;
@@ -243,6 +254,11 @@ int cmd_chat(const Args& a) {
         else
             history.push_back({"assistant", r.text, ""});
         remember_session(text, ids, r.text);
+        if (!(interrupted && r.n_generated_tokens == 0)) {
+            const std::vector<int32_t> now = session.tokens();
+            const bool spelled = now.size() >= ids.size() && std::equal(ids.begin(), ids.end(), now.begin());
+            slid_text = spelled && slid_text.empty() ? "" : text + r.text;
+        }
         if (a.verbose) print_generate_stats(r);
     }
     return 0;

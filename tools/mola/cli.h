@@ -29,6 +29,8 @@ struct Args {
     mola_kv_dtype kv_dtype = MOLA_KV_BF16;
     uint64_t kv_budget = 0;  // 0: the library's default
     int kv_block = 0;        // 0: the library's default
+    bool slide = false;      // --slide / --keep: slide the context instead of stopping at --ctx
+    int keep = 0;            // --keep N: tokens at the start that never slide out
 
     // Text generation (run, chat, complete; sampling also for generate).
     std::string prompt, prompt_file;
@@ -54,6 +56,12 @@ std::string resolve_model(const std::string& given);
 // Loads a.model (resolved already): a progress bar on a terminal, one line
 // otherwise (none with --quiet); --verbose prints the load time.
 mola::Model load(const Args& a);
+
+// The session parameters of the command line's --ctx (0: the library's default) and
+// overflow policy (--slide, --keep), showing prefill progress on a terminal for
+// prompts of several chunks (none with --quiet); and a session made with them.
+mola::SessionParams session_params(const Args& a);
+mola::Session make_session(const mola::Model& model, const Args& a);
 
 // The model's tokenizer, with an error that says the command needs one.
 mola::Tokenizer model_tokenizer(const mola::Model& model, const Args& a);

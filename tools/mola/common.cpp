@@ -118,6 +118,34 @@ mola::Model load(const Args& a) {
     return model;
 }
 
+mola::SessionParams session_params(const Args& a) {
+    mola::SessionParams p;
+    p.n_ctx = a.ctx;
+    if (a.slide) {
+        p.overflow = MOLA_OVERFLOW_SLIDE;
+        p.n_keep = a.keep;
+    }
+    if (!a.quiet && isatty(STDERR_FILENO)) {
+        // A bar while a prompt of more than one chunk (256 tokens) prefills, erased at its end.
+        p.prefill_progress = [](size_t done, size_t total) {
+            if (total <= 256) return true;
+            if (done < total) {
+                constexpr size_t kWidth = 30;
+                const size_t filled = done * kWidth / total;
+                std::string bar(filled, '#');
+                bar.append(kWidth - filled, '.');
+                std::fprintf(stderr, "\rprefill [%s] %3d%% of %zu tokens", bar.c_str(), int(100 * done / total), total);
+            } else
+                std::fputs("\r\033[K", stderr);
+            std::fflush(stderr);
+            return true;
+        };
+    }
+    return p;
+}
+
+mola::Session make_session(const mola::Model& model, const Args& a) { return mola::Session(model, session_params(a)); }
+
 mola::Tokenizer model_tokenizer(const mola::Model& model, const Args& a) {
     try {
         return mola::Tokenizer(model);

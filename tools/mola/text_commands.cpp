@@ -55,7 +55,7 @@ int cmd_run(const Args& a) {
 
     mola::Model model = load(a);
     const mola::Tokenizer tokenizer = model_tokenizer(model, a);
-    mola::Session session(model, a.ctx);
+    mola::Session session = make_session(model, a);
     const std::vector<int32_t> prompt = tokenizer.encode(text, !a.raw, true);
     if (prompt.empty()) throw UsageError("the prompt is empty (with --raw, give some text)");
 
@@ -76,7 +76,7 @@ int cmd_complete(const Args& a) {
 
     mola::Model model = load(a);
     const mola::Tokenizer tokenizer = model_tokenizer(model, a);
-    mola::Session session(model, a.ctx);
+    mola::Session session = make_session(model, a);
     // The bundled model was trained on BOS <｜fim▁begin｜>prefix<｜fim▁hole｜>suffix<｜fim▁end｜>middle EOS.
     const std::string fim = tokenizer.build_fim(prefix, suffix, MOLA_FIM_PSM, a.path);
     const std::vector<int32_t> prompt = tokenizer.encode(fim, !a.raw, true);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <vector>
 
 #include "backend/backend.h"
 #include "backend/cpu/kernels.h"
@@ -148,6 +149,48 @@ public:
             if (L.rope_type == DType::BF16) {
                 uint16_t* pe = reinterpret_cast<uint16_t*>(rope);
                 for (int64_t j = 0; j < d_r; ++j) pe[j] = f32_to_bf16(k_pe[j]);
+            }
+        }
+    }
+
+    void kv_shift(const KvLayout& L, uint8_t* const* blocks, int64_t src_pos, int64_t dst_pos, int64_t n,
+                  const float* theta) override {
+        const int64_t half = L.d_r / 2, mask = L.block_tokens - 1;
+        std::vector<double> cos_d(static_cast<size_t>(half)), sin_d(static_cast<size_t>(half));
+        for (int64_t i = 0; i < half; ++i) {
+            const double angle = double(dst_pos - src_pos) * double(theta[i]);
+            cos_d[size_t(i)] = std::cos(angle);
+            sin_d[size_t(i)] = std::sin(angle);
+        }
+        std::vector<float> pe(static_cast<size_t>(L.d_r));
+        // Ascending order: with dst_pos < src_pos no row is overwritten before it moves.
+        for (int64_t i = 0; i < n; ++i) {
+            const int64_t s = src_pos + i, d = dst_pos + i, rs = s & mask, rd = d & mask;
+            for (int64_t l = 0; l < L.n_layers; ++l) {
+                const uint8_t* src = L.layer_data(blocks[s >> L.block_shift], l);
+                uint8_t* dst = L.layer_data(blocks[d >> L.block_shift], l);
+                std::memmove(dst + size_t(rd) * L.latent_row_bytes, src + size_t(rs) * L.latent_row_bytes,
+                             L.latent_row_bytes);
+                if (L.has_scales())
+                    reinterpret_cast<float*>(dst + L.scale_offset)[rd] =
+                        reinterpret_cast<const float*>(src + L.scale_offset)[rs];
+                const uint8_t* rope_src = src + L.rope_offset + size_t(rs) * L.rope_row_bytes;
+                uint8_t* rope_dst = dst + L.rope_offset + size_t(rd) * L.rope_row_bytes;
+                if (L.rope_type == DType::F32)
+                    std::memcpy(pe.data(), rope_src, size_t(L.d_r) * sizeof(float));
+                else
+                    for (int64_t j = 0; j < L.d_r; ++j)
+                        pe[size_t(j)] = bf16_to_f32(reinterpret_cast<const uint16_t*>(rope_src)[j]);
+                for (int64_t j = 0; j < half; ++j) {
+                    const double x0 = pe[size_t(2 * j)], x1 = pe[size_t(2 * j + 1)];
+                    pe[size_t(2 * j)] = float(x0 * cos_d[size_t(j)] - x1 * sin_d[size_t(j)]);
+                    pe[size_t(2 * j + 1)] = float(x0 * sin_d[size_t(j)] + x1 * cos_d[size_t(j)]);
+                }
+                if (L.rope_type == DType::F32)
+                    std::memcpy(rope_dst, pe.data(), size_t(L.d_r) * sizeof(float));
+                else
+                    for (int64_t j = 0; j < L.d_r; ++j)
+                        reinterpret_cast<uint16_t*>(rope_dst)[j] = f32_to_bf16(pe[size_t(j)]);
             }
         }
     }
