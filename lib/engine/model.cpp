@@ -115,7 +115,7 @@ Model::Model(const std::string& dir, const ModelOptions& options) : mla_mode_(op
         std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(h));
         fingerprint_ = hex;
     }
-    pool_ = std::make_shared<BlockPool>(*backend_, kv_layout_, budget);
+    pool_ = std::make_shared<BlockPool>(*backend_, kv_layout_, budget, options.prefix_cache);
     if (options.progress && !options.progress(1.0f)) fail(MOLA_ERR_CANCELLED, dir + ": loading was cancelled");
 }
 
@@ -182,6 +182,9 @@ void Session::append(const int32_t* tokens, int64_t n, float* all_logits) {
         if (tokens[i] < 0 || tokens[i] >= c.vocab_size)
             fail(MOLA_ERR_INVALID_ARG, "token " + std::to_string(i) + " is " + std::to_string(tokens[i]) +
                                            ", outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
+    const int64_t reused = all_logits ? 0 : reuse_cached_prefix(tokens, n);
+    tokens += reused;
+    n -= reused;
     try {
         cache_.prepare_write(n_tokens(), n_tokens() + n);
     } catch (const Error& e) {
@@ -204,6 +207,46 @@ void Session::append(const int32_t* tokens, int64_t n, float* all_logits) {
     }
     be_.read_back(logits_dev_, logits_.data(), logits_.size());
     has_logits_ = true;
+    cache_full_blocks(n);
+}
+
+int64_t Session::reuse_cached_prefix(const int32_t* tokens, int64_t n) {
+    BlockPool& pool = model_->cache_pool();
+    const KvLayout& L = model_->kv_layout();
+    const int64_t n0 = n_tokens(), first = n0 >> L.block_shift;
+    // Whole blocks from a block boundary on, short of the last token: its logits
+    // need its forward pass.
+    const int64_t n_blocks = ((n0 + n - 1) >> L.block_shift) - first;
+    if (!pool.prefix_cache_enabled() || (n0 & (L.block_tokens - 1)) != 0 || n_blocks <= 0) return 0;
+    std::vector<int32_t> prefix(tokens_);
+    prefix.insert(prefix.end(), tokens, tokens + (n_blocks << L.block_shift));
+    std::vector<int32_t> ids;
+    std::vector<uint8_t*> data;
+    if (pool.share_cached(prefix.data(), first, n_blocks, ids, data) == 0) return 0;
+    cache_.place(first, ids, data);
+    const int64_t reused = int64_t(ids.size()) << L.block_shift;
+    try {
+        // The rest's blocks now, so that the append cannot fail after taking the
+        // cached ones; without room, the plain path computes everything (evicting
+        // the blocks just let go if it must) or reports the full cache.
+        cache_.prepare_write(n0 + reused, n0 + n);
+    } catch (const Error& e) {
+        cache_.truncate(n0);
+        if (e.status() != MOLA_ERR_CACHE_FULL) throw;
+        return 0;
+    } catch (...) {
+        cache_.truncate(n0);
+        throw;
+    }
+    tokens_.insert(tokens_.end(), tokens, tokens + reused);
+    pool.count_reuse(reused);
+    return reused;
+}
+
+void Session::cache_full_blocks(int64_t n_computed) {
+    const KvLayout& L = model_->kv_layout();
+    if ((n_tokens() & (L.block_tokens - 1)) >= n_computed) return;  // no block completed
+    model_->cache_pool().cache_blocks(tokens_.data(), cache_.ids().data(), n_tokens() >> L.block_shift);
 }
 
 void Session::reserve(int64_t n_more) {
