@@ -130,7 +130,7 @@ int cmd_chat(const Args& a) {
         else
             history.push_back({"assistant", r.text, ""});
         remember_session(text, ids, r.text);
-        if (a.verbose) print_generate_stats(r);
+        if (a.verbose) print_generate_stats(r, model);
     }
     return 0;
 }

@@ -28,6 +28,7 @@ struct Args {
     mola_kv_dtype kv_dtype = MOLA_KV_BF16;
     uint64_t kv_budget = 0;  // 0: the library's default
     int kv_block = 0;        // 0: the library's default
+    bool prefix_cache = true;
 
     // Text generation (run, chat, complete; sampling also for generate).
     std::string prompt, prompt_file;
@@ -60,8 +61,8 @@ mola::Tokenizer model_tokenizer(const mola::Model& model, const Args& a);
 std::string read_file(const std::string& path);
 bool stdin_is_tty();
 
-// --verbose statistics of one generate() call, to stderr.
-void print_generate_stats(const mola::GenerateResult& r);
+// --verbose statistics of one generate() call and of the model's KV cache, to stderr.
+void print_generate_stats(const mola::GenerateResult& r, const mola::Model& model);
 
 // Generates from prompt with the command line's sampling options (-n default 256),
 // never sampling the banned tokens, streaming the text to stdout; Ctrl-C cancels
