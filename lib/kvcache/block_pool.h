@@ -42,7 +42,7 @@ public:
 
     // Blocks live in memory from backend.alloc; budget_bytes must hold at least one.
     // prefix_cache turns the shared-prefix cache on.
-    BlockPool(Backend& backend, const KvLayout& layout, uint64_t budget_bytes, bool prefix_cache);
+    BlockPool(Backend& backend, const KvLayout& layout, uint64_t budget_bytes, bool prefix_cache = false);
     ~BlockPool();
     BlockPool(const BlockPool&) = delete;
     BlockPool& operator=(const BlockPool&) = delete;
