@@ -67,8 +67,9 @@ void BlockTable::prepare_write(int64_t first_token, int64_t end_token) {
     const KvLayout& L = layout();
     const int64_t grow = std::max<int64_t>(blocks_for(end_token, L) - n_blocks(), 0);
     // Blocks already in the table that the write touches and someone else holds.
-    // (A count read here can only fall meanwhile: only this table's owner shares
-    // its blocks. A copy of a block that just became ours alone is merely wasted.)
+    // (A count of 1 read here cannot rise meanwhile: a block only this table holds
+    // is in no prefix cache, and only this table's owner shares it. A copy of a
+    // block that just became ours alone is merely wasted.)
     std::vector<int64_t> shared;
     const int64_t last = std::min(blocks_for(end_token, L), n_blocks());
     for (int64_t b = first_token >> L.block_shift; b < last; ++b)
