@@ -126,7 +126,8 @@ typedef struct mola_model_params {
      * computes, keyed by its tokens and all tokens before it, after the session
      * lets it go; a later append whose tokens start the same way (a shared system
      * prompt, a resent conversation) takes those blocks instead of computing them,
-     * with the same logits. Only whole blocks are reused, from a session that ends
+     * with the logits of a full recompute up to float rounding (the remaining tokens
+     * form a smaller batch). Only whole blocks are reused, from a session that ends
      * on a block boundary (e.g. a new one), and never the block of an append's last
      * token, nor by mola_session_append_all_logits. Cached blocks count toward
      * kv_cache_budget_bytes but are evicted, least recently used first, whenever an
