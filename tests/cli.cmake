@@ -58,6 +58,16 @@ add_test(NAME "cli: info prints KV bytes per token for each cache dtype and the 
                  "-DSTDOUT_MATCH3=KV cache budget: +1048576 bytes.*blocks of 16 tokens"
                  -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> info ${MOLA_V3} --kv-dtype fp8 --kv-budget 1M
                  --kv-block 16)
+add_test(NAME "cli: info says whether the prefix cache is on"
+         COMMAND ${CMAKE_COMMAND} "-DSTDOUT_MATCH=prefix cache: +on"
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> info ${MOLA_V3})
+add_test(NAME "cli: --no-prefix-cache turns the prefix cache off"
+         COMMAND ${CMAKE_COMMAND} "-DSTDOUT_MATCH=prefix cache: +off"
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> info ${MOLA_V3} --no-prefix-cache)
+add_test(NAME "cli: generate --verbose reports the KV cache's blocks and the prefix cache"
+         COMMAND ${CMAKE_COMMAND}
+                 "-DSTDERR_MATCH=kv cache: +1 of [0-9]+ blocks in use, 0 cached; prefix cache: 0 hits, 0 tokens reused"
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> generate ${MOLA_V3} --tokens "1 2 3" -n 4 -v)
 add_test(NAME "cli: a KV block size that is not a power of two exits 1 naming it"
          COMMAND ${CMAKE_COMMAND} -DEXPECT_RC=1 "-DSTDERR_MATCH=kv_block_tokens 48" -DSTDERR_MATCH2=power
                  -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> info ${MOLA_V3} --kv-block 48)
@@ -232,6 +242,12 @@ if(EXISTS ${MOLA_CLI_TEST_MODEL}/config.json)
            COMMAND ${CMAKE_COMMAND} -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/cli_chat_save
                    -P ${CMAKE_CURRENT_SOURCE_DIR}/cli_chat_save.cmake -- $<TARGET_FILE:mola_cli> chat ${M}
                    -n 12 --temperature 1 --seed 3 -q)
+  # The second conversation starts with the first one's prompt: its first full
+  # block (of 4 tokens) comes from the prefix cache.
+  add_test(NAME "cli: chat after /reset takes the prompt's cached blocks"
+           COMMAND ${CMAKE_COMMAND} -DSTDIN_FILE=${CMAKE_CURRENT_BINARY_DIR}/cli_chat_reset.txt
+                   "-DSTDERR_MATCH=prefix cache: 0 hits.*conversation reset.*prefix cache: 1 hits, [1-9][0-9]* tokens reused"
+                   -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> chat ${M} -n 4 -v --kv-block 4)
   add_test(NAME "cli: complete fills in the middle between a prefix and a suffix file"
            COMMAND ${CMAKE_COMMAND} "-DSTDERR_MATCH=finish: +(eos|length)"
                    -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> complete ${M}

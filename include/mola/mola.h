@@ -118,11 +118,25 @@ typedef struct mola_model_params {
     const char *backend;          /* "auto" or "cpu"; NULL = "auto". Copied. */
     /* The KV cache: a pool of blocks of kv_block_tokens tokens owned by the model,
      * shared by its sessions, taken as tokens are appended and given back on rewind
-     * and destroy; it never holds more than kv_cache_budget_bytes. */
+     * and destroy (or kept by the prefix cache, below); it never holds more than
+     * kv_cache_budget_bytes. */
     int32_t kv_cache_dtype;       /* a mola_kv_dtype; default MOLA_KV_BF16 */
     int32_t kv_block_tokens;      /* tokens per block, a power of two in [1, 4096]; 0 = 64 */
     uint64_t kv_cache_budget_bytes; /* the pool's memory limit (taken as needed, not up front);
                                        0 = a quarter of physical memory. Must hold one block. */
+    /* The prefix cache: 1 (the default) keeps every full cache block a session
+     * computes, keyed by its tokens and all tokens before it, after the session
+     * lets it go; a later append whose tokens start the same way (a shared system
+     * prompt, a resent conversation) takes those blocks instead of computing them,
+     * with the logits of a full recompute up to float rounding (the remaining tokens
+     * form a smaller batch). Only whole blocks are reused, from a session that ends
+     * on a block boundary (e.g. a new one), and never the block of an append's last
+     * token, nor by mola_session_append_all_logits. Cached blocks count toward
+     * kv_cache_budget_bytes but are evicted, least recently used first, whenever an
+     * allocation needs them, so MOLA_ERR_CACHE_FULL still happens only when live
+     * sessions hold the whole budget. 0 turns it off: blocks go back to the pool
+     * when their last session lets go. */
+    int32_t prefix_cache;
 } mola_model_params;
 
 /* Fills *params with defaults and sets struct_size. Always safe. */
@@ -186,16 +200,29 @@ typedef struct mola_cache_usage {
     uint64_t block_bytes;       /* bytes per block (all layers) */
     uint64_t blocks_total;      /* blocks the budget holds */
     uint64_t blocks_used;       /* blocks that sessions hold */
-    uint64_t blocks_free;       /* blocks_total - blocks_used */
+    uint64_t blocks_free;       /* blocks_total - blocks_used: free blocks and blocks_cached,
+                                   which an allocation evicts when it needs them */
     uint64_t bytes_budget;      /* kv_cache_budget_bytes */
     uint64_t bytes_used;        /* blocks_used * block_bytes */
     uint64_t bytes_allocated;   /* memory taken so far: blocks are allocated on first use and kept
                                    for reuse until the model is freed */
+    /* The prefix cache (mola_model_params.prefix_cache); the counters run since the load. */
+    int32_t prefix_cache;           /* 1 if it is on */
+    uint64_t blocks_cached;         /* blocks only the prefix cache holds (no session does) */
+    uint64_t prefix_hits;           /* appends that took cached blocks instead of computing them */
+    uint64_t prefix_tokens_reused;  /* the tokens those blocks held */
+    uint64_t blocks_evicted;        /* cached blocks evicted to make room */
 } mola_cache_usage;
 
 /* A snapshot of the model's KV-cache pool (the caller sets out->struct_size
  * first). Safe from any thread, also while sessions run. */
 MOLA_API mola_status mola_model_get_cache_usage(const mola_model *model, mola_cache_usage *out_usage);
+
+/* Empties the prefix cache: the blocks only it held go back to the pool
+ * (blocks_cached becomes 0), blocks that sessions hold stay theirs, and no cached
+ * prefix is reused until sessions compute blocks again. Does nothing when the
+ * prefix cache is off. Safe from any thread, also while sessions run. */
+MOLA_API mola_status mola_model_clear_prefix_cache(mola_model *model);
 
 /* ---------------------------------------------------------------- session */
 
@@ -241,8 +268,9 @@ MOLA_API void mola_session_params_default(mola_session_params *params);
 MOLA_API mola_status mola_session_create(mola_model *model, const mola_session_params *params,
                                          mola_session **out_session);
 
-/* Frees the session; its cache blocks go back to the model's pool. NULL is a
- * no-op. No other call may use the session meanwhile. */
+/* Frees the session; its cache blocks go back to the model's pool (its full
+ * blocks stay in the prefix cache, if that is on). NULL is a no-op. No other call
+ * may use the session meanwhile. */
 MOLA_API void mola_session_destroy(mola_session *session);
 
 /* Appends tokens (prefill, in n_batch chunks) and computes the logits of the last

@@ -46,6 +46,9 @@ struct ModelParams {
     mola_kv_dtype kv_cache_dtype = MOLA_KV_BF16;
     int kv_block_tokens = 0;
     uint64_t kv_cache_budget_bytes = 0;
+    // Sessions reuse the cached full blocks of a common prompt prefix (see
+    // mola_model_params.prefix_cache).
+    bool prefix_cache = true;
 };
 
 // A loaded model: immutable, shareable between threads and sessions. Move-only.
@@ -60,6 +63,7 @@ public:
         p.kv_cache_dtype = params.kv_cache_dtype;
         p.kv_block_tokens = params.kv_block_tokens;
         p.kv_cache_budget_bytes = params.kv_cache_budget_bytes;
+        p.prefix_cache = params.prefix_cache ? 1 : 0;
         Progress progress{&params.progress, nullptr};
         if (params.progress) {
             p.progress = &Progress::trampoline;
@@ -92,6 +96,8 @@ public:
         check(mola_model_get_cache_usage(handle_, &usage));
         return usage;
     }
+    // Empties the prefix cache (see mola_model_clear_prefix_cache). Safe from any thread.
+    void clear_prefix_cache() { check(mola_model_clear_prefix_cache(handle_)); }
     mola_model* get() const noexcept { return handle_; }
 
 private:

@@ -188,6 +188,7 @@ void mola_model_params_default(mola_model_params* params) {
     params->kv_cache_dtype = MOLA_KV_BF16;
     params->kv_block_tokens = 0;
     params->kv_cache_budget_bytes = 0;
+    params->prefix_cache = 1;
 }
 
 mola_status mola_model_load(const char* path, const mola_model_params* given, mola_model** out_model) {
@@ -216,6 +217,10 @@ mola_status mola_model_load(const char* path, const mola_model_params* given, mo
         }
         options.kv_block_tokens = p.kv_block_tokens;
         options.kv_budget_bytes = p.kv_cache_budget_bytes;
+        if (p.prefix_cache != 0 && p.prefix_cache != 1)
+            mola::fail(MOLA_ERR_INVALID_ARG, "mola_model_load: prefix_cache " + std::to_string(p.prefix_cache) +
+                                                 " is not 0 (off) or 1 (on)");
+        options.prefix_cache = p.prefix_cache == 1;
         if (p.progress) {
             mola_progress_fn fn = p.progress;
             void* user = p.progress_user_data;
@@ -304,7 +309,19 @@ mola_status mola_model_get_cache_usage(const mola_model* model, mola_cache_usage
         full.bytes_budget = u.bytes_budget;
         full.bytes_used = u.bytes_used;
         full.bytes_allocated = u.bytes_allocated;
+        full.prefix_cache = u.prefix_cache ? 1 : 0;
+        full.blocks_cached = uint64_t(u.blocks_cached);
+        full.prefix_hits = uint64_t(u.prefix_hits);
+        full.prefix_tokens_reused = uint64_t(u.prefix_tokens_reused);
+        full.blocks_evicted = uint64_t(u.blocks_evicted);
         write_struct(full, out_usage);
+    });
+}
+
+mola_status mola_model_clear_prefix_cache(mola_model* model) {
+    return guarded([&] {
+        require(model != nullptr, "mola_model_clear_prefix_cache: model is NULL");
+        model->model->cache_pool().clear_cache();
     });
 }
 

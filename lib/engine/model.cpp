@@ -115,7 +115,7 @@ Model::Model(const std::string& dir, const ModelOptions& options) : mla_mode_(op
         std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(h));
         fingerprint_ = hex;
     }
-    pool_ = std::make_shared<BlockPool>(*backend_, kv_layout_, budget);
+    pool_ = std::make_shared<BlockPool>(*backend_, kv_layout_, budget, options.prefix_cache);
     if (options.progress && !options.progress(1.0f)) fail(MOLA_ERR_CANCELLED, dir + ": loading was cancelled");
 }
 
@@ -188,21 +188,22 @@ void Session::append(const int32_t* tokens, int64_t n, float* all_logits) {
             fail(MOLA_ERR_INVALID_ARG, "token " + std::to_string(i) + " is " + std::to_string(tokens[i]) +
                                            ", outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
     if (n > n_ctx_ - n_tokens()) slide(n);
-    try {
-        cache_.prepare_write(n_tokens(), n_tokens() + n);
-    } catch (const Error& e) {
-        if (e.status() != MOLA_ERR_CACHE_FULL) throw;
-        fail(MOLA_ERR_CACHE_FULL, "cannot append " + std::to_string(n) + " token" + (n == 1 ? "" : "s") +
-                                      " to a session of " + std::to_string(n_tokens()) + " (" +
-                                      cache_blocks(cache_.n_blocks()) + "): " + e.what());
-    }
-    // A failed or cancelled append leaves the session as it was (the host logits
-    // are only overwritten below, after the last chunk).
+    // A failed or cancelled append leaves the session as it was before it (after
+    // the slide, which stays); the host logits are only overwritten at the end.
     const int64_t n_before = n_tokens();
     const bool had_logits = has_logits_;
-    has_logits_ = false;
+    const int64_t reused = all_logits ? 0 : reuse_cached_prefix(tokens, n);
     try {
-        for (int64_t done = 0; done < n;) {
+        try {
+            cache_.prepare_write(n_tokens(), n_before + n);
+        } catch (const Error& e) {
+            if (e.status() != MOLA_ERR_CACHE_FULL) throw;
+            fail(MOLA_ERR_CACHE_FULL, "cannot append " + std::to_string(n) + " token" + (n == 1 ? "" : "s") +
+                                          " to a session of " + std::to_string(n_before) + " (" +
+                                          cache_blocks(cache_.n_blocks()) + "): " + e.what());
+        }
+        has_logits_ = false;
+        for (int64_t done = reused; done < n;) {
             const int64_t chunk = std::min(n_batch_, n - done);
             forward(tokens + done, chunk, all_logits ? all_logits + done * c.vocab_size : nullptr);
             tokens_.insert(tokens_.end(), tokens + done, tokens + done + chunk);
@@ -219,6 +220,48 @@ void Session::append(const int32_t* tokens, int64_t n, float* all_logits) {
     }
     be_.read_back(ws_.logits, logits_.data(), logits_.size());
     has_logits_ = true;
+    cache_full_blocks(n - reused);
+}
+
+int64_t Session::reuse_cached_prefix(const int32_t* tokens, int64_t n) {
+    BlockPool& pool = model_->cache_pool();
+    const KvLayout& L = model_->kv_layout();
+    const int64_t n0 = n_tokens(), first = n0 >> L.block_shift;
+    // Whole blocks from a block boundary on, short of the last token: its logits
+    // need its forward pass.
+    const int64_t n_blocks = ((n0 + n - 1) >> L.block_shift) - first;
+    // A slid session's rows are not what a prefill of its tokens gives: it neither
+    // takes nor gives cached blocks.
+    if (!pool.prefix_cache_enabled() || has_slid_ || (n0 & (L.block_tokens - 1)) != 0 || n_blocks <= 0) return 0;
+    std::vector<int32_t> prefix(tokens_);
+    prefix.insert(prefix.end(), tokens, tokens + (n_blocks << L.block_shift));
+    std::vector<int32_t> ids;
+    std::vector<uint8_t*> data;
+    if (pool.share_cached(prefix.data(), first, n_blocks, ids, data) == 0) return 0;
+    cache_.place(first, ids, data);
+    const int64_t reused = int64_t(ids.size()) << L.block_shift;
+    try {
+        // The rest's blocks now, so that the append cannot fail after taking the
+        // cached ones; without room, the plain path computes everything (evicting
+        // the blocks just let go if it must) or reports the full cache.
+        cache_.prepare_write(n0 + reused, n0 + n);
+    } catch (const Error& e) {
+        cache_.truncate(n0);
+        if (e.status() != MOLA_ERR_CACHE_FULL) throw;
+        return 0;
+    } catch (...) {
+        cache_.truncate(n0);
+        throw;
+    }
+    tokens_.insert(tokens_.end(), tokens, tokens + reused);
+    pool.count_reuse(reused);
+    return reused;
+}
+
+void Session::cache_full_blocks(int64_t n_computed) {
+    const KvLayout& L = model_->kv_layout();
+    if (has_slid_ || (n_tokens() & (L.block_tokens - 1)) >= n_computed) return;  // no block completed
+    model_->cache_pool().cache_blocks(tokens_.data(), cache_.ids().data(), n_tokens() >> L.block_shift);
 }
 
 void Session::reserve(int64_t n_more) {

@@ -30,6 +30,7 @@ struct ModelOptions {
     KvDType kv_dtype = KvDType::BF16;
     int64_t kv_block_tokens = 0;   // a power of two in [1, kMaxBlockTokens]; 0 = kDefaultBlockTokens
     uint64_t kv_budget_bytes = 0;  // 0 = default_kv_budget()
+    bool prefix_cache = true;      // sessions share the cached full blocks of common prompt prefixes
 };
 
 constexpr int64_t kDefaultBlockTokens = 64, kMaxBlockTokens = 4096;
@@ -188,6 +189,11 @@ private:
     // This session's part of attention in layer `layer` for n rows at positions
     // pos0..: RoPE of q and kv, the cache write, MLA over the session's blocks.
     void attend(int64_t layer, float* q, float* kv, int64_t n, int64_t pos0, float* out);
+    // The prefix cache's part of append: takes the cached blocks for the first
+    // tokens of an append and returns how many tokens they hold, and records the
+    // full blocks an append of n_computed tokens completed.
+    int64_t reuse_cached_prefix(const int32_t* tokens, int64_t n);
+    void cache_full_blocks(int64_t n_computed);
 
     std::shared_ptr<const Model> model_;
     Backend& be_;

@@ -40,12 +40,36 @@ void BlockTable::share(const BlockTable& other, int64_t n_tokens) {
     }
 }
 
+void BlockTable::place(int64_t first_block, const std::vector<int32_t>& ids, const std::vector<uint8_t*>& data) {
+    const size_t end = size_t(first_block) + ids.size();
+    try {
+        ids_.reserve(std::max(end, ids_.size()));
+        data_.reserve(std::max(end, data_.size()));
+    } catch (...) {
+        pool_.release(ids.data(), int64_t(ids.size()));
+        throw;
+    }
+    for (size_t i = 0; i < ids.size(); ++i) {
+        const size_t b = size_t(first_block) + i;
+        if (b < ids_.size()) {
+            const int32_t reserved = ids_[b];
+            ids_[b] = ids[i];
+            data_[b] = data[i];
+            pool_.release(&reserved, 1);
+        } else {
+            ids_.push_back(ids[i]);
+            data_.push_back(data[i]);
+        }
+    }
+}
+
 void BlockTable::prepare_write(int64_t first_token, int64_t end_token) {
     const KvLayout& L = layout();
     const int64_t grow = std::max<int64_t>(blocks_for(end_token, L) - n_blocks(), 0);
     // Blocks already in the table that the write touches and someone else holds.
-    // (A count read here can only fall meanwhile: only this table's owner shares
-    // its blocks. A copy of a block that just became ours alone is merely wasted.)
+    // (A count of 1 read here cannot rise meanwhile: a block only this table holds
+    // is in no prefix cache, and only this table's owner shares it. A copy of a
+    // block that just became ours alone is merely wasted.)
     std::vector<int64_t> shared;
     const int64_t last = std::min(blocks_for(end_token, L), n_blocks());
     for (int64_t b = first_token >> L.block_shift; b < last; ++b)

@@ -34,6 +34,12 @@ public:
     // Makes this (empty) table share the blocks that hold other's first n_tokens
     // tokens: each gets one more reference in the pool, nothing is copied.
     void share(const BlockTable& other, int64_t n_tokens);
+    // Puts blocks that already hold their rows (ids and data from the pool, each
+    // with a reference taken for this table) at block indexes [first_block,
+    // first_block + ids.size()), first_block <= n_blocks(). A block the table holds
+    // at one of those indexes must be its own and unwritten (reserved ahead): it
+    // goes back to the pool. The rest is appended.
+    void place(int64_t first_block, const std::vector<int32_t>& ids, const std::vector<uint8_t*>& data);
     // Makes the rows [first_token, end_token) writable: grows the table to hold
     // end_token tokens and gives this table its own copy of every block in the
     // range that another holder shares (copy-on-write). All or none: the blocks

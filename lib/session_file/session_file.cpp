@@ -317,6 +317,7 @@ std::unique_ptr<Session> load_session(std::shared_ptr<const Model> model, const 
     s->tokens_ = std::move(tokens);
     s->tokens_.reserve(size_t(n_ctx));
     s->has_slid_ = (get_u32(f.data() + 12) & kSessionSlid) != 0;
+    s->cache_full_blocks(s->n_tokens());  // other sessions may start from the restored prefix
     if (has_logits) {
         std::memcpy(s->logits_.data(), payload[2], size_t(vocab) * 4);
         s->has_logits_ = true;

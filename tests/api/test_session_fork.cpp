@@ -23,12 +23,16 @@ constexpr int32_t kVocab = 352;
 
 std::string last_error() { return mola_last_error(); }
 
+// Without the prefix cache: these tests compare forks bit for bit with fresh
+// sessions that replay the same kernel calls, which a fresh session taking cached
+// blocks would not (test_prefix_cache.cpp covers forks with the prefix cache).
 mola::Model load(mola_kv_dtype dtype, int block_tokens, uint64_t budget = 0) {
     mola::ModelParams p;
     p.n_threads = 1;
     p.kv_cache_dtype = dtype;
     p.kv_block_tokens = block_tokens;
     p.kv_cache_budget_bytes = budget;
+    p.prefix_cache = false;
     return mola::Model(kV3, p);
 }
 

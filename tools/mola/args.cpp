@@ -71,6 +71,7 @@ const char* const kUsage =
     "  --kv-budget SIZE   KV-cache memory limit in bytes, or with a K, M or G suffix (powers of 1024)\n"
     "                     (default: a quarter of physical memory)\n"
     "  --kv-block N       tokens per KV-cache block, a power of two (default 64)\n"
+    "  --no-prefix-cache  do not keep and reuse the KV-cache blocks of shared prompt prefixes\n"
     "  -v, --verbose      print load time and generation statistics to stderr\n"
     "  -q, --quiet        no loading progress on stderr\n"
     "  --version          print the version and build information\n";
@@ -267,6 +268,8 @@ Args parse_args(int argc, char** argv) {
             a.kv_budget = parse_bytes(arg, value());
         else if (arg == "--kv-block")
             a.kv_block = parse_int(arg, value(), 1, 4096);
+        else if (arg == "--no-prefix-cache")
+            a.prefix_cache = false;
         else if (arg == "--mla") {
             const std::string m = value();
             if (m == "auto")

@@ -259,7 +259,7 @@ int cmd_chat(const Args& a) {
             const bool spelled = now.size() >= ids.size() && std::equal(ids.begin(), ids.end(), now.begin());
             slid_text = spelled && slid_text.empty() ? "" : text + r.text;
         }
-        if (a.verbose) print_generate_stats(r);
+        if (a.verbose) print_generate_stats(r, model);
     }
     return 0;
 }

@@ -31,6 +31,7 @@ struct Args {
     int kv_block = 0;        // 0: the library's default
     bool slide = false;      // --slide / --keep: slide the context instead of stopping at --ctx
     int keep = 0;            // --keep N: tokens at the start that never slide out
+    bool prefix_cache = true;
 
     // Text generation (run, chat, complete; sampling also for generate).
     std::string prompt, prompt_file;
@@ -69,8 +70,8 @@ mola::Tokenizer model_tokenizer(const mola::Model& model, const Args& a);
 std::string read_file(const std::string& path);
 bool stdin_is_tty();
 
-// --verbose statistics of one generate() call, to stderr.
-void print_generate_stats(const mola::GenerateResult& r);
+// --verbose statistics of one generate() call and of the model's KV cache, to stderr.
+void print_generate_stats(const mola::GenerateResult& r, const mola::Model& model);
 
 // Generates from prompt with the command line's sampling options (-n default 256),
 // never sampling the banned tokens, streaming the text to stdout; Ctrl-C cancels

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -106,6 +107,7 @@ mola::Model load(const Args& a) {
     p.kv_cache_dtype = a.kv_dtype;
     p.kv_cache_budget_bytes = a.kv_budget;
     p.kv_block_tokens = a.kv_block;
+    p.prefix_cache = a.prefix_cache;
     const auto t0 = clock::now();
     LoadProgress progress(a.model, a.quiet);
     p.progress = [&progress](float f) { return progress.update(f); };
@@ -165,13 +167,21 @@ std::string read_file(const std::string& path) {
 
 bool stdin_is_tty() { return isatty(STDIN_FILENO) != 0; }
 
-void print_generate_stats(const mola::GenerateResult& r) {
+void print_generate_stats(const mola::GenerateResult& r, const mola::Model& model) {
     std::fprintf(stderr, "prompt:      %d tokens, prefill %.1f ms (%.1f tokens/s)\n", r.n_prompt_tokens, r.prefill_ms,
                  r.prefill_tokens_per_second);
     std::fprintf(stderr, "first token: %.1f ms\n", r.time_to_first_token_ms);
     std::fprintf(stderr, "generated:   %d tokens, decode %.1f ms (%.1f tokens/s)\n", r.n_generated_tokens,
                  r.decode_ms, r.decode_tokens_per_second);
     std::fprintf(stderr, "finish:      %s\n", mola::finish_reason_name(r.finish_reason));
+    const mola_cache_usage u = model.cache_usage();
+    std::fprintf(stderr, "kv cache:    %" PRIu64 " of %" PRIu64 " blocks in use, %" PRIu64 " cached", u.blocks_used,
+                 u.blocks_total, u.blocks_cached);
+    if (u.prefix_cache)
+        std::fprintf(stderr, "; prefix cache: %" PRIu64 " hits, %" PRIu64 " tokens reused\n", u.prefix_hits,
+                     u.prefix_tokens_reused);
+    else
+        std::fprintf(stderr, "; prefix cache off\n");
 }
 
 // ---------------------------------------------------------------- Ctrl-C

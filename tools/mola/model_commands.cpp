@@ -103,6 +103,9 @@ int cmd_info(const Args& a) {
                 " bytes each) = %" PRIu64 " tokens\n",
                 i.kv_cache_budget_bytes, human(double(i.kv_cache_budget_bytes)).c_str(), i.kv_cache_blocks,
                 i.kv_block_tokens, i.kv_block_bytes, uint64_t(i.kv_cache_blocks) * uint64_t(i.kv_block_tokens));
+    std::printf("prefix cache:        %s\n", model.cache_usage().prefix_cache
+                                                    ? "on (sessions reuse the cached full blocks of a shared prefix)"
+                                                    : "off");
     std::printf("bos / eos:           %d / %d\n", i.bos_token_id, i.eos_token_id);
     std::printf("backend:             %s\n", i.backend);
     std::printf("fingerprint:         %s (saved sessions load only into this model)\n", i.fingerprint);
@@ -149,7 +152,7 @@ int cmd_generate(const Args& a) {
         result = session.generate(prompt, sampler, options);
     }
     std::printf("\n");
-    if (a.verbose) print_generate_stats(result);
+    if (a.verbose) print_generate_stats(result, model);
     return 0;
 }
 

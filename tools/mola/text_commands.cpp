@@ -65,7 +65,7 @@ int cmd_run(const Args& a) {
     const mola::GenerateResult r = generate_to_stdout(session, prompt, a, &interrupted, fim_tokens(tokenizer));
     if (r.text.empty() || r.text.back() != '\n') std::fputc('\n', stdout);
     std::fflush(stdout);
-    if (a.verbose) print_generate_stats(r);
+    if (a.verbose) print_generate_stats(r, model);
     return interrupted ? 130 : 0;
 }
 
@@ -88,7 +88,7 @@ int cmd_complete(const Args& a) {
     // The middle is printed exactly; only a terminal gets a closing newline.
     if (isatty(STDOUT_FILENO) && (r.text.empty() || r.text.back() != '\n')) std::fputc('\n', stdout);
     std::fflush(stdout);
-    if (a.verbose) print_generate_stats(r);
+    if (a.verbose) print_generate_stats(r, model);
     return interrupted ? 130 : 0;
 }
 
