@@ -86,6 +86,7 @@ MOLA_API const char *mola_build_info(void);
 
 typedef struct mola_model mola_model;
 typedef struct mola_session mola_session;
+typedef struct mola_sampler mola_sampler;  /* see the sampling section */
 
 /* Load progress in [0, 1]. Return non-zero to cancel the load, which then fails
  * with MOLA_ERR_CANCELLED. Runs on the loading thread. */
@@ -365,6 +366,24 @@ MOLA_API mola_status mola_session_save(const mola_session *session, const char *
 MOLA_API mola_status mola_session_load(mola_model *model, const char *path, const mola_session_params *params,
                                        mola_session **out_session);
 
+/* Like mola_session_save, and also stores sampler in the file: its parameters and
+ * where its random sequence stands, so that the sampler mola_session_load_with_sampler
+ * gives back draws exactly what this one would have drawn next. sampler may be
+ * NULL (then this is mola_session_save). MOLA_ERR_INVALID_ARG, writing nothing,
+ * if the sampler was made for another vocabulary size. The caller keeps both;
+ * neither changes. Same threading as mola_session_save. */
+MOLA_API mola_status mola_session_save_with_sampler(const mola_session *session, const mola_sampler *sampler,
+                                                    const char *path);
+
+/* Like mola_session_load, and also sets *out_sampler to the sampler saved with the
+ * session (see mola_session_save_with_sampler), or to NULL when the file holds
+ * none. The sampler is the caller's: release it with mola_sampler_destroy. On
+ * failure both outputs are NULL; a saved sampler whose parameters are invalid
+ * fails with MOLA_ERR_BAD_FORMAT naming the file. */
+MOLA_API mola_status mola_session_load_with_sampler(mola_model *model, const char *path,
+                                                    const mola_session_params *params, mola_session **out_session,
+                                                    mola_sampler **out_sampler);
+
 /* The most bytes of application metadata a session carries (64 MiB). */
 #define MOLA_SESSION_METADATA_MAX_BYTES ((size_t)64 << 20)
 
@@ -453,7 +472,6 @@ typedef struct mola_sampler_params {
 /* Fills *params with defaults and sets struct_size. Always safe. */
 MOLA_API void mola_sampler_params_default(mola_sampler_params *params);
 
-typedef struct mola_sampler mola_sampler;
 
 /* A sampler for callers that drive decoding themselves. params (NULL for defaults)
  * is validated against n_vocab and copied. Release with mola_sampler_destroy. One

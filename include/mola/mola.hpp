@@ -202,6 +202,8 @@ struct SessionParams {
     int n_discard = 0;
 };
 
+class Sampler;
+
 // A token history with its latent KV cache. One thread at a time. Move-only.
 class Session {
 public:
@@ -231,6 +233,12 @@ public:
     }
     // Saves the session atomically to path (see mola_session_save).
     void save(const std::string& path) const { check(mola_session_save(handle_, path.c_str())); }
+    // Saves the session with a sampler (see mola_session_save_with_sampler), and
+    // loads both back: *sampler is set to the saved sampler, or left empty when the
+    // file holds none. Defined after Sampler below.
+    void save(const std::string& path, const Sampler& sampler) const;
+    static Session load(const Model& model, const std::string& path, const SessionParams& params,
+                        std::unique_ptr<Sampler>* sampler);
     // Application bytes saved, loaded and forked with the session (see
     // mola_session_set_metadata).
     void set_metadata(const std::string& data) { check(mola_session_set_metadata(handle_, data.data(), data.size())); }
@@ -468,8 +476,24 @@ public:
     mola_sampler* get() const noexcept { return handle_; }
 
 private:
+    friend class Session;
+    explicit Sampler(mola_sampler* adopted) noexcept : handle_(adopted) {}
     mola_sampler* handle_ = nullptr;
 };
+
+inline void Session::save(const std::string& path, const Sampler& sampler) const {
+    check(mola_session_save_with_sampler(handle_, sampler.get(), path.c_str()));
+}
+
+inline Session Session::load(const Model& model, const std::string& path, const SessionParams& params,
+                             std::unique_ptr<Sampler>* sampler) {
+    Session s(model, nullptr);
+    mola_session_params p = s.c_params(params);
+    mola_sampler* restored = nullptr;
+    check(mola_session_load_with_sampler(model.get(), path.c_str(), &p, &s.handle_, sampler ? &restored : nullptr));
+    if (sampler) sampler->reset(restored ? new Sampler(restored) : nullptr);
+    return s;
+}
 
 // One turn of a conversation for Tokenizer::apply_chat.
 struct ChatMessage {

@@ -356,24 +356,38 @@ mola_status mola_session_create(mola_model* model, const mola_session_params* gi
 void mola_session_destroy(mola_session* session) { delete session; }
 
 mola_status mola_session_save(const mola_session* session, const char* path) {
+    return mola_session_save_with_sampler(session, nullptr, path);
+}
+
+mola_status mola_session_save_with_sampler(const mola_session* session, const mola_sampler* sampler,
+                                           const char* path) {
     return guarded([&] {
         require(session != nullptr && path != nullptr, "mola_session_save: NULL argument");
-        mola::save_session(*session->session, path);
+        mola::save_session(*session->session, path, sampler ? sampler->sampler.get() : nullptr);
     });
 }
 
 mola_status mola_session_load(mola_model* model, const char* path, const mola_session_params* given,
                               mola_session** out_session) {
+    return mola_session_load_with_sampler(model, path, given, out_session, nullptr);
+}
+
+mola_status mola_session_load_with_sampler(mola_model* model, const char* path, const mola_session_params* given,
+                                           mola_session** out_session, mola_sampler** out_sampler) {
     if (out_session) *out_session = nullptr;
+    if (out_sampler) *out_sampler = nullptr;
     return guarded([&] {
         require(model != nullptr && path != nullptr && out_session != nullptr, "mola_session_load: NULL argument");
         const mola_session_params p = read_params(given, mola_session_params_default, "mola_session_load");
         require(p.n_ctx >= 0 && p.n_batch >= 0, "mola_session_load: n_ctx and n_batch must be >= 0");
         auto handle = std::make_unique<mola_session>();
-        handle->session = mola::load_session(model->model, path, p.n_ctx, p.n_batch > 0 ? p.n_batch : 256);
+        auto sampler = std::make_unique<mola_sampler>();
+        handle->session = mola::load_session(model->model, path, p.n_ctx, p.n_batch > 0 ? p.n_batch : 256,
+                                             out_sampler ? &sampler->sampler : nullptr);
         apply_overflow(*handle->session, p, "mola_session_load");
         attach_prefill_progress(handle.get(), p.prefill_progress, p.prefill_progress_user_data);
         *out_session = handle.release();
+        if (out_sampler && sampler->sampler) *out_sampler = sampler.release();
     });
 }
 

@@ -85,10 +85,15 @@ private:
 std::vector<float> yarn_rope_theta(const DeepSeekConfig& config);
 
 class Session;
+class Sampler;
 class Batch;
-void save_session(const Session& session, const std::string& path);
+// Saved sessions (session_file/session_file.h). A sampler given to save_session
+// is stored with the session (its parameters and where its random sequence
+// stands); load_session restores it into *sampler when the file has one and
+// sampler is not null (null otherwise).
+void save_session(const Session& session, const std::string& path, const Sampler* sampler = nullptr);
 std::unique_ptr<Session> load_session(std::shared_ptr<const Model> model, const std::string& path, int64_t n_ctx,
-                                      int64_t n_batch);
+                                      int64_t n_batch, std::unique_ptr<Sampler>* sampler = nullptr);
 
 // The activation buffers of forward passes over up to `rows` token rows, in
 // backend memory, with room for the logits of `logit_rows` rows.
@@ -166,9 +171,9 @@ public:
 
 private:
     // Saved sessions (session_file/session_file.h) read and restore the state.
-    friend void save_session(const Session& session, const std::string& path);
+    friend void save_session(const Session& session, const std::string& path, const Sampler* sampler);
     friend std::unique_ptr<Session> load_session(std::shared_ptr<const Model> model, const std::string& path,
-                                                 int64_t n_ctx, int64_t n_batch);
+                                                 int64_t n_ctx, int64_t n_batch, std::unique_ptr<Sampler>* sampler);
     // Batched decoding (batch.h) runs the sessions' rows through one forward pass.
     friend class Batch;
     // The token rows of one session in a forward pass: rows [row0, row0 + n) of the

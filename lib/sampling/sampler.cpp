@@ -243,4 +243,8 @@ int32_t Sampler::sample(const float* logits, const int32_t* history, size_t n_hi
 
 void Sampler::reset(uint64_t seed) { rng_.seed(seed); }
 
+uint64_t Sampler::rng_state() const { return rng_.state(); }
+
+void Sampler::set_rng_state(uint64_t state) { rng_.seed(state); }
+
 }  // namespace mola

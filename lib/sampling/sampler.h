@@ -65,6 +65,7 @@ class SplitMix64 {
 public:
     explicit SplitMix64(uint64_t seed = 0) : state_(seed) {}
     void seed(uint64_t seed) { state_ = seed; }
+    uint64_t state() const { return state_; }
     uint64_t next();
     // (next() >> 11) * 2^-53: a double in [0, 1) with 53 random bits.
     double uniform();
@@ -111,6 +112,10 @@ public:
     int32_t sample(const float* logits, const int32_t* history, size_t n_history);
     // Restart the random sequence from `seed`.
     void reset(uint64_t seed);
+    // Where the random sequence stands: a sampler whose state is set to another's
+    // draws the same numbers from then on (saved sessions keep it).
+    uint64_t rng_state() const;
+    void set_rng_state(uint64_t state);
 
     const SamplerParams& params() const { return params_; }
     int32_t n_vocab() const { return n_vocab_; }

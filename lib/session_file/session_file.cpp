@@ -17,6 +17,7 @@
 
 #include "common/error.h"
 #include "engine/model.h"
+#include "sampling/sampler.h"
 
 namespace mola {
 
@@ -25,6 +26,7 @@ namespace {
 constexpr char kMagic[8] = {'M', 'O', 'L', 'A', 'S', 'E', 'S', 'S'};
 constexpr size_t kFingerprintBytes = 16;
 constexpr size_t kHeadBytes = kFingerprintBytes + 6 * 4 + 2 * 8;
+constexpr size_t kSamplerBytes = 9 * 4 + 2 * 8 + 4;  // SAMP before its logit-bias entries
 
 uint32_t tag(const char (&s)[5]) {
     return uint32_t(uint8_t(s[0])) | uint32_t(uint8_t(s[1])) << 8 | uint32_t(uint8_t(s[2])) << 16 |
@@ -64,6 +66,40 @@ struct Writer {
     }
 };
 
+uint32_t float_bits(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    return u;
+}
+
+float bits_float(uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+// The SAMP payload of a sampler (see session_file.h).
+void write_sampler(Writer& w, const Sampler& sampler) {
+    const SamplerParams& p = sampler.params();
+    w.section("SAMP", kSamplerBytes + 8 * uint64_t(p.logit_bias.size()));
+    w.u32(uint32_t(sampler.n_vocab()));
+    w.u32(float_bits(p.temperature));
+    w.u32(uint32_t(p.top_k));
+    w.u32(float_bits(p.top_p));
+    w.u32(float_bits(p.min_p));
+    w.u32(float_bits(p.repeat_penalty));
+    w.u32(float_bits(p.presence_penalty));
+    w.u32(float_bits(p.frequency_penalty));
+    w.u32(uint32_t(p.penalty_window));
+    w.u64(p.seed);
+    w.u64(sampler.rng_state());
+    w.u32(uint32_t(p.logit_bias.size()));
+    for (const auto& [id, bias] : p.logit_bias) {
+        w.u32(uint32_t(id));
+        w.u32(float_bits(bias));
+    }
+}
+
 uint32_t get_u32(const uint8_t* p) {
     return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
 }
@@ -88,7 +124,7 @@ void write_all(int fd, const uint8_t* p, size_t n, const std::string& tmp) {
 
 }  // namespace
 
-void save_session(const Session& s, const std::string& path) {
+void save_session(const Session& s, const std::string& path, const Sampler* sampler) {
     const Model& model = *s.model_;
     const KvLayout& L = model.kv_layout();
     const int64_t n = s.n_tokens();
@@ -125,7 +161,14 @@ void save_session(const Session& s, const std::string& path) {
             w.raw(layer + L.rope_offset + r * L.rope_row_bytes, L.rope_row_bytes);
             if (L.has_scales()) w.raw(layer + L.scale_offset + r * sizeof(float), sizeof(float));
         }
-    w.section("SAMP", 0);
+    if (sampler) {
+        if (sampler->n_vocab() != int32_t(vocab))
+            fail(MOLA_ERR_INVALID_ARG, path + ": the sampler was made for " + std::to_string(sampler->n_vocab()) +
+                                           " tokens, the session's model has " + std::to_string(vocab));
+        write_sampler(w, *sampler);
+    } else {
+        w.section("SAMP", 0);
+    }
     w.section("META", s.metadata_.size());
     w.raw(s.metadata_.data(), s.metadata_.size());
     uLong c = ::crc32(0L, nullptr, 0);
@@ -169,7 +212,8 @@ void save_session(const Session& s, const std::string& path) {
 }
 
 std::unique_ptr<Session> load_session(std::shared_ptr<const Model> model, const std::string& path, int64_t n_ctx,
-                                      int64_t n_batch) {
+                                      int64_t n_batch, std::unique_ptr<Sampler>* sampler) {
+    if (sampler) sampler->reset();
     auto bad = [&](const std::string& why) { fail(MOLA_ERR_BAD_FORMAT, path + ": not a usable saved session: " + why); };
     // Read the file: its size bounds every allocation below.
     std::vector<uint8_t> f;
@@ -284,7 +328,35 @@ std::unique_ptr<Session> load_session(std::shared_ptr<const Model> model, const 
     if (length[2] != (has_logits ? uint64_t(vocab) * 4 : 0)) bad("the LOGT section has the wrong length");
     const uint64_t row = file_row_bytes(L);
     if (length[3] != uint64_t(L.n_layers) * n * row) bad("the KVCH section has the wrong length");
-    if (length[kSamp] != 0) bad("the SAMP section is not empty (a newer writer?)");
+    std::unique_ptr<Sampler> saved_sampler;
+    if (length[kSamp] != 0) {
+        const uint8_t* q = payload[kSamp];
+        if (length[kSamp] < kSamplerBytes || (length[kSamp] - kSamplerBytes) / 8 != get_u32(q + 52) ||
+            (length[kSamp] - kSamplerBytes) % 8 != 0)
+            bad("the SAMP section's length (" + std::to_string(length[kSamp]) + " bytes) does not match its contents");
+        if (get_u32(q) != vocab) bad("its sampler was made for " + std::to_string(get_u32(q)) + " tokens, not " +
+                                     std::to_string(vocab));
+        SamplerParams p;
+        p.temperature = bits_float(get_u32(q + 4));
+        p.top_k = int32_t(get_u32(q + 8));
+        p.top_p = bits_float(get_u32(q + 12));
+        p.min_p = bits_float(get_u32(q + 16));
+        p.repeat_penalty = bits_float(get_u32(q + 20));
+        p.presence_penalty = bits_float(get_u32(q + 24));
+        p.frequency_penalty = bits_float(get_u32(q + 28));
+        p.penalty_window = int32_t(get_u32(q + 32));
+        p.seed = get_u64(q + 36);
+        const uint64_t rng_state = get_u64(q + 44);
+        for (uint32_t i = 0, n_bias = get_u32(q + 52); i < n_bias; ++i)
+            p.logit_bias.emplace_back(int32_t(get_u32(q + kSamplerBytes + 8 * i)),
+                                      bits_float(get_u32(q + kSamplerBytes + 8 * i + 4)));
+        try {
+            saved_sampler = std::make_unique<Sampler>(p, int32_t(vocab));
+        } catch (const Error& e) {
+            bad(std::string("its sampler: ") + e.what());
+        }
+        saved_sampler->set_rng_state(rng_state);
+    }
     if (length[kMeta] > MOLA_SESSION_METADATA_MAX_BYTES)
         bad("the META section holds " + std::to_string(length[kMeta]) + " bytes, more than the limit of " +
             std::to_string(MOLA_SESSION_METADATA_MAX_BYTES));
@@ -322,6 +394,7 @@ std::unique_ptr<Session> load_session(std::shared_ptr<const Model> model, const 
         std::memcpy(s->logits_.data(), payload[2], size_t(vocab) * 4);
         s->has_logits_ = true;
     }
+    if (sampler) *sampler = std::move(saved_sampler);
     return s;
 }
 

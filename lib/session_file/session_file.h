@@ -19,7 +19,11 @@
 //   KVCH  per layer, per token t < n_tokens: the latent row, the rope row and (FP8)
 //         the f32 scale, in the cache dtype (only filled rows; independent of the
 //         block size)
-//   SAMP  reserved for a sampler state when sessions carry one; empty in versions 1-2
+//   SAMP  empty, or the sampler saved with the session (version 2 and later):
+//         u32 n_vocab, f32 temperature, i32 top_k, f32 top_p, f32 min_p,
+//         f32 repeat_penalty, f32 presence_penalty, f32 frequency_penalty,
+//         i32 penalty_window, u64 seed, u64 rng_state (the splitmix64 state),
+//         u32 n_bias, then n_bias x (i32 token, f32 bias)
 //   META  (version 2 and later) the session's application metadata, opaque bytes
 //         of at most MOLA_SESSION_METADATA_MAX_BYTES
 //

@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -522,4 +524,50 @@ TEST_CASE("session file: save and load time of a 2K-token session", "[session_fi
         WARN(m.info().kv_cache_dtype << ": " << fs::file_size(file) << " bytes for 2048 tokens, save " << save_ms
                       << " ms, load " << load_ms << " ms");
     }
+}
+
+TEST_CASE("a sampler saved with the session draws on exactly as the original would have", "[session_file]") {
+    const mola::Model model = load(kV3);
+    const int32_t vocab = n_vocab(model);
+    TempDir dir;
+    mola::Session session(model, 64);
+    session.append(golden::some_tokens(9, vocab, 5));
+    mola::SamplerParams sp;
+    sp.temperature = 1.3f;
+    sp.top_k = 0;
+    sp.top_p = 0.9f;
+    sp.min_p = 0.01f;
+    sp.repeat_penalty = 1.1f;
+    sp.seed = 77;
+    sp.logit_bias = {{3, -INFINITY}, {5, 2.5f}};
+    mola::Sampler sampler(sp, size_t(vocab));
+    for (int i = 0; i < 3; ++i) session.decode(sampler.sample(session));  // the draws move on from the seed
+
+    const std::string path = (dir.path / "with_sampler.mola").string();
+    session.save(path, sampler);
+    std::unique_ptr<mola::Sampler> restored;
+    mola::Session loaded = mola::Session::load(model, path, mola::SessionParams{}, &restored);
+    REQUIRE(restored);
+    std::vector<int32_t> original, resumed;
+    for (int i = 0; i < 8; ++i) {
+        original.push_back(sampler.sample(session));
+        session.decode(original.back());
+        resumed.push_back(restored->sample(loaded));
+        loaded.decode(resumed.back());
+    }
+    CHECK(resumed == original);
+    CHECK(std::find(original.begin(), original.end(), 3) == original.end());
+
+    // A file saved without a sampler gives none back; the plain load ignores a saved one.
+    const std::string plain = (dir.path / "without_sampler.mola").string();
+    session.save(plain);
+    mola::Session::load(model, plain, mola::SessionParams{}, &restored);
+    CHECK_FALSE(restored);
+    CHECK(mola::Session::load(model, path).n_tokens() == session.n_tokens() - 8);
+
+    // A sampler made for another vocabulary is refused before anything is written.
+    mola::Sampler other(sp, size_t(vocab) + 1);
+    const std::string refused = (dir.path / "refused.mola").string();
+    CHECK_THROWS_WITH(session.save(refused, other), Catch::Contains("the sampler was made for"));
+    CHECK_FALSE(fs::exists(refused));
 }
