@@ -23,6 +23,7 @@ struct Args {
     bool have_text = false, ids_only = false, no_special = false, bench = false;
     int threads = 0, prompt_tokens = 512, gen_tokens = 128, ctx = 0;
     int n = -1;  // -n/--max-tokens; -1: the command's default
+    std::string depths;  // bench --depths: comma-separated context depths
     bool json = false, verbose = false, quiet = false, help = false;
     mola_mla_mode mla = MOLA_MLA_AUTO;
     mola_kv_dtype kv_dtype = MOLA_KV_BF16;
