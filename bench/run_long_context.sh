@@ -13,7 +13,8 @@
 #
 # Environment: THREADS (2), DEPTHS (1024,8192,32768), GEN_TOKENS (32, decoded at each depth),
 # MODEL_DIR (models/bench-v2lite-4l), GGUF (models/bench-v2lite-4l.gguf), BUILD (build), PYTHON
-# (python3), NO_LLAMA=1 (skip llama.cpp), RESULTS (default $BUILD/long_context/<timestamp>/).
+# (python3), NO_LLAMA=1 (skip llama.cpp), RESULTS (default $BUILD/long_context/<timestamp>/), MOLA_ARGS
+# (more `mola bench` options, e.g. "--mla absorbed" or "--kv-dtype fp8_e4m3").
 set -u
 cd "$(dirname "$0")/.."
 
@@ -55,9 +56,10 @@ sys.exit(rc)
 [ -x "$BUILD/mola" ] || { log "$BUILD/mola is missing: cmake --build $BUILD --target mola"; exit 1; }
 [ -f "$MODEL_DIR/config.json" ] || { log "$MODEL_DIR is missing: python3 tools/make_bench_model.py $MODEL_DIR"; exit 1; }
 
-log "$BUILD/mola bench $MODEL_DIR --depths $DEPTHS --gen-tokens $GEN_TOKENS --threads $THREADS --json ..."
+log "$BUILD/mola bench $MODEL_DIR --depths $DEPTHS --gen-tokens $GEN_TOKENS --threads $THREADS ${MOLA_ARGS:-} --json ..."
+# shellcheck disable=SC2086  # MOLA_ARGS is a list of options
 measured mola "$BUILD/mola" bench "$MODEL_DIR" --depths "$DEPTHS" --gen-tokens "$GEN_TOKENS" --threads "$THREADS" \
-    --json -q || { log "mola bench failed:"; tail -5 "$RESULTS/mola.err" >&2; }
+    ${MOLA_ARGS:-} --json -q || { log "mola bench failed:"; tail -5 "$RESULTS/mola.err" >&2; }
 
 if [ "${NO_LLAMA:-0}" != 1 ] && [ -f "$GGUF" ] && "$PYTHON" -c "import llama_cpp" 2>/dev/null; then
     log "bench/llama_cpp_bench.py $GGUF --depths $DEPTHS --gen-tokens $GEN_TOKENS --threads $THREADS --json ..."
