@@ -4,6 +4,7 @@
 //   bench_kernels [--isa a,b] [--dtype F32,F16,BF16,F8_E4M3] [--threads 1,2]
 //                 [--n 1,64,512] [--shape 10944x2048,2048x10944] [--hot] [--time SECONDS]
 //                 [--accuracy] [--cputime]
+//   bench_kernels --attention 1024,8192,32768 [--threads 1,2] [--time SECONDS]
 //
 // n == 1 (decode) is memory-bound: the matrices (10944x2048 and 2048x10944, the
 // shapes of a DeepSeek-V2-Lite MLP) are cycled through a pool of copies several
@@ -14,6 +15,11 @@
 // --cputime times with process CPU time instead of wall-clock time (for a busy
 // machine; one thread only). --accuracy also prints each table's error on BF16 weights against a double
 // reference (worst |err| / sum |x w| and relative L2), for realistic data.
+//
+// --attention DEPTHS times one decode step of the CPU backend's absorbed MLA attention
+// (one layer, DeepSeek-V2-Lite's shape: 16 heads, latent 512, rope 64) over a BF16
+// and an FP8 cache holding DEPTH tokens, with the instruction set the backend picks
+// (MOLA_CPU_ISA overrides): ms per call, cache GB/s and GFLOP/s.
 #include <omp.h>
 
 #include <algorithm>
@@ -30,8 +36,12 @@
 
 #include <time.h>
 
+#include "backend/backend.h"
 #include "backend/cpu/kernels.h"
 #include "format/dtype.h"
+#include "kvcache/block_pool.h"
+#include "kvcache/block_table.h"
+#include "kvcache/layout.h"
 
 using mola::DType;
 using mola::Matrix;
@@ -141,6 +151,7 @@ struct Options {
     std::vector<Shape> shapes = {{10944, 2048}, {2048, 10944}};
     double min_time = 0.5;
     bool accuracy = false, hot = false;
+    std::vector<int64_t> attention_depths;
 };
 
 // Matrices of one dtype: a pool of copies over one big buffer for cold (decode)
@@ -243,11 +254,73 @@ void accuracy(const std::vector<const Kernels*>& tables) {
     }
 }
 
+// One decode step of absorbed MLA attention at each depth, per cache dtype and thread count.
+void bench_attention(const Options& o) {
+    const int64_t H = 16, d_nope = 128, d_rope = 64, d_v = 128, d_c = 512, bt = 64;
+    std::printf("absorbed MLA attention, one decode step, one layer (H %lld, latent %lld, rope %lld), kernels %s\n",
+                (long long)H, (long long)d_c, (long long)d_rope, mola::cpu::kernels().isa);
+    std::printf("%-9s %7s %3s %10s %9s %10s\n", "cache", "depth", "thr", "ms/call", "GB/s", "GFLOP/s");
+    std::mt19937 rng(5);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> q(size_t(H * (d_nope + d_rope))), kv_b(size_t(H * (d_nope + d_v) * d_c)), out(size_t(H * d_v));
+    for (float& v : q) v = normal(rng);
+    for (float& v : kv_b) v = 0.05f * normal(rng);
+    for (mola::KvDType dtype : {mola::KvDType::BF16, mola::KvDType::FP8_E4M3}) {
+        for (int64_t T : o.attention_depths) {
+            for (int th : o.threads) {
+                auto backend = mola::make_cpu_backend(th);
+                const mola::KvLayout L = mola::make_kv_layout(dtype, 1, d_c, d_rope, bt);
+                mola::BlockPool pool(*backend, L, size_t((T + bt - 1) / bt + 1) * L.block_bytes);
+                mola::BlockTable table(pool);
+                table.reserve(T);
+                const mola::KvCacheView view{&L, table.data(), 0};
+                std::vector<float> rows(size_t(bt * (d_c + d_rope)));
+                for (int64_t t0 = 0; t0 < T; t0 += bt) {
+                    for (float& v : rows) v = normal(rng);
+                    backend->kv_write(view, t0, std::min(bt, T - t0), rows.data(), d_c + d_rope);
+                }
+                mola::MlaAttention a;
+                a.q = q.data();
+                a.cache = view;
+                a.kv_b.rows = H * (d_nope + d_v);
+                a.kv_b.cols = d_c;
+                a.kv_b.data = kv_b.data();
+                a.n = 1;
+                a.pos0 = T - 1;
+                a.n_heads = H;
+                a.d_nope = d_nope;
+                a.d_rope = d_rope;
+                a.d_v = d_v;
+                a.d_c = d_c;
+                a.scale = 0.1f;
+                a.out = out.data();
+                a.form = mola::MlaForm::Absorbed;
+                backend->mla_attention(a);  // warm-up
+                int calls = 0;
+                const double t0 = now();
+                double elapsed = 0;
+                while (elapsed < o.min_time || calls < 3) {
+                    backend->mla_attention(a);
+                    ++calls;
+                    elapsed = now() - t0;
+                }
+                const double sec = elapsed / calls;
+                const double bytes = double(T) * double(L.latent_row_bytes + L.rope_row_bytes);
+                const double flops = 2.0 * double(H) * double(T) * double(2 * d_c + d_rope);
+                std::printf("%-9s %7lld %3d %10.3f %9.2f %10.1f\n", mola::kv_dtype_name(dtype), (long long)T, th,
+                            sec * 1e3, bytes / sec / 1e9, flops / sec / 1e9);
+                std::fflush(stdout);
+            }
+        }
+    }
+}
+
 void usage() {
     std::fprintf(stderr,
                  "usage: bench_kernels [--isa a,b] [--dtype F32,F16,BF16,F8_E4M3] [--threads 1,2]\n"
                  "                     [--n 1,64,512] [--shape RxC,...] [--hot] [--time SECONDS]\n"
-                 "                     [--accuracy] [--cputime]\n");
+                 "                     [--accuracy] [--cputime]\n"
+                 "       bench_kernels --attention DEPTHS [--threads 1,2] [--time SECONDS]\n");
     std::exit(2);
 }
 
@@ -288,8 +361,14 @@ int main(int argc, char** argv) {
             o.accuracy = true;
         else if (a == "--cputime")
             g_cputime = true;
-        else
+        else if (a == "--attention") {
+            for (auto& d : split(next())) o.attention_depths.push_back(std::atoll(d.c_str()));
+        } else
             usage();
+    }
+    if (!o.attention_depths.empty()) {
+        bench_attention(o);
+        return 0;
     }
 
     const Kernels* all[8] = {};

@@ -15,6 +15,13 @@ Times are wall clock around llama_decode (+ argmax for decode); llama.cpp's own 
 reported alongside. With --repeat R the whole prefill+decode measurement is repeated R times (cache
 cleared in between) and the best run is reported (--aggregate median to change that).
 
+With --depths 1024,8192,32768 it measures decode at several context depths instead, like
+`mola bench --depths`: the prompt is evaluated incrementally up to each depth (n_batch tokens per
+llama_decode), M decode steps are timed there, and the decoded tokens are removed from the cache
+(llama_memory_seq_rm) before going deeper. It also reports whether the GGUF stores MLA's split
+attn_k_b / attn_v_b (llama.cpp then caches the latent, as mola does) or only attn_kv_b (llama.cpp
+expands per-head K/V), and the KV-cache size llama.cpp logs for its n_ctx cells.
+
 Requires `pip install llama-cpp-python` (built from source; CMAKE_ARGS="-DGGML_NATIVE=ON" for this CPU).
 """
 import argparse
@@ -32,9 +39,68 @@ except ImportError:
     sys.exit("llama_cpp_bench.py: llama_cpp is not importable (pip install llama-cpp-python)")
 
 
+_log_lines = []
+
+
 @ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
-def _quiet_log(level, text, user_data):  # drops llama.cpp's log lines
-    pass
+def _quiet_log(level, text, user_data):  # keeps llama.cpp's log lines for parsing, prints nothing
+    _log_lines.append(text.decode(errors="replace") if text else "")
+
+
+def kv_cache_logged():
+    """(bytes, cells, the log line) of the KV cache from llama.cpp's context log
+    ("llama_kv_cache: size = X MiB (N cells, ...), K (f16): ..., V (f16): ..."), or Nones."""
+    import re
+    for line in "".join(_log_lines).splitlines():
+        m = re.search(r"size\s*=\s*([0-9.]+)\s*MiB\s*\(\s*(\d+)\s*cells", line)
+        if m and "kv" in line.lower():
+            return float(m.group(1)) * 1024 * 1024, int(m.group(2)), line.strip()
+    return None, None, None
+
+
+def gguf_attention_layout(path):
+    """'mla' if the GGUF has attn_k_b/attn_v_b, 'per-head' if only attn_kv_b, None if unknown."""
+    try:
+        import gguf
+        names = {t.name for t in gguf.GGUFReader(path).tensors if t.name.startswith("blk.0.")}
+    except Exception:
+        return None
+    if "blk.0.attn_k_b.weight" in names:
+        return "mla"
+    return "per-head" if "blk.0.attn_kv_b.weight" in names else None
+
+
+def seq_remove_from(ctx, pos):
+    if hasattr(L, "llama_memory_seq_rm"):
+        L.llama_memory_seq_rm(L.llama_get_memory(ctx), 0, pos, -1)
+    else:
+        L.llama_kv_self_seq_rm(ctx, 0, pos, -1)
+
+
+def run_depths(ctx, batch, prompt, depths, n_gen, n_batch, n_vocab):
+    """Decode tokens/s at each depth, the prompt evaluated incrementally; also the total prefill time."""
+    clear_cache(ctx)
+    held, prefill_s, out = 0, 0.0, []
+    for depth in depths:
+        t0 = time.perf_counter()
+        for s in range(held, depth, n_batch):
+            chunk = prompt[s:min(s + n_batch, depth)]
+            fill_batch(batch, chunk, s, want_last_logits=(s + len(chunk) == depth))
+            decode(ctx, batch)
+        L.llama_synchronize(ctx)
+        prefill_s += time.perf_counter() - t0
+        held = depth
+        nxt = last_argmax(ctx, n_vocab)
+        t0 = time.perf_counter()
+        pos = depth
+        for _ in range(n_gen):
+            fill_batch(batch, [nxt], pos)
+            decode(ctx, batch)
+            nxt = last_argmax(ctx, n_vocab)
+            pos += 1
+        out.append(n_gen / (time.perf_counter() - t0))
+        seq_remove_from(ctx, depth)
+    return out, prefill_s
 
 
 def make_batch(capacity):
@@ -112,6 +178,7 @@ def main():
     ap.add_argument("--aggregate", choices=["best", "median"], default="best")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--no-warmup", action="store_true")
+    ap.add_argument("--depths", default="", help="comma-separated context depths: decode speed at each")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--verbose", action="store_true", help="keep llama.cpp's log output (stderr)")
     a = ap.parse_args()
@@ -129,7 +196,10 @@ def main():
     if not model:
         sys.exit(f"llama_cpp_bench.py: failed to load {a.gguf} (rerun with --verbose)")
 
-    n_batch = a.batch or a.prompt_tokens
+    depths = sorted({int(x) for x in a.depths.split(",") if x.strip()}) if a.depths else []
+    if depths:
+        a.prompt_tokens = depths[-1]
+    n_batch = a.batch or (min(512, a.prompt_tokens) if depths else a.prompt_tokens)
     cparams = L.llama_context_default_params()
     cparams.n_ctx = a.prompt_tokens + a.gen_tokens + 16
     cparams.n_batch = n_batch
@@ -154,7 +224,33 @@ def main():
     batch = make_batch(max(n_batch, 1))
 
     if not a.no_warmup:
-        run_once(ctx, batch, prompt, 1, n_batch, n_vocab)
+        run_once(ctx, batch, prompt[:n_batch], 1, n_batch, n_vocab)
+
+    if depths:
+        tps, prefill_s = run_depths(ctx, batch, prompt, depths, a.gen_tokens, n_batch, n_vocab)
+        kv_bytes, kv_cells, kv_line = kv_cache_logged()
+        result = {
+            "engine": "llama.cpp", "llama_cpp_python": getattr(L, "__version__", "?"), "model": a.gguf,
+            "threads": a.threads, "gen_tokens": a.gen_tokens, "n_batch": n_batch, "n_ctx": cparams.n_ctx,
+            "flash_attn": a.flash_attn, "attention_layout": gguf_attention_layout(a.gguf),
+            "depths": [{"depth": d, "decode_tokens_per_s": round(t, 3), "ratio_to_first": round(t / tps[0], 4)}
+                       for d, t in zip(depths, tps)],
+            "prefill": {"tokens": depths[-1], "seconds": round(prefill_s, 3),
+                        "tokens_per_s": round(depths[-1] / prefill_s, 3)},
+            "kv_cache_bytes": kv_bytes, "kv_cache_cells": kv_cells, "kv_cache_log": kv_line,
+            "kv_bytes_per_token": round(kv_bytes / kv_cells, 1) if kv_bytes else None,
+        }
+        L.llama_batch_free(batch)
+        L.llama_free(ctx)
+        (getattr(L, "llama_model_free", None) or L.llama_free_model)(model)
+        if a.json:
+            print(json.dumps(result))
+        else:
+            for d in result["depths"]:
+                print(f"depth {d['depth']:6d}: decode {d['decode_tokens_per_s']:.2f} tokens/s ({d['ratio_to_first']:.3f}x)")
+            print(f"prefill {depths[-1]} tokens: {prefill_s:.1f} s; attention layout in the GGUF: "
+                  f"{result['attention_layout']}; KV bytes per token: {result['kv_bytes_per_token']}")
+        return
 
     runs = [run_once(ctx, batch, prompt, a.gen_tokens, n_batch, n_vocab) for _ in range(max(1, a.repeat))]
     pf = [a.prompt_tokens / r[0] for r in runs]

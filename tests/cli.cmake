@@ -105,6 +105,15 @@ add_test(NAME "cli: bench --batch adds solo and batched decode speeds to the JSO
                  -DSTDOUT_JSON_EXPECT=batch_sessions=3,gen_tokens=3
                  -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> bench ${MOLA_V3}
                  --prompt-tokens 8 --gen-tokens 3 --batch 3 --json)
+add_test(NAME "cli: bench --depths --json prints one valid JSON object"
+         COMMAND ${CMAKE_COMMAND}
+                 -DSTDOUT_JSON_KEYS=model,backend,depths,prefill,ttft,kv_bytes_per_token
+                 -DSTDOUT_JSON_EXPECT=gen_tokens=2
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> bench ${MOLA_V3}
+                 --depths 40,8 --gen-tokens 2 --json)
+add_test(NAME "cli: bench --depths with a bad depth exits 2"
+         COMMAND ${CMAKE_COMMAND} -DEXPECT_RC=2 "-DSTDERR_MATCH=positive token counts"
+                 -P ${MOLA_RUN_CLI} -- $<TARGET_FILE:mola_cli> bench ${MOLA_V3} --depths 8,x)
 
 add_test(NAME "cli: --version prints the build line"
          COMMAND ${CMAKE_COMMAND} "-DSTDOUT_MATCH=mola ${PROJECT_VERSION}"

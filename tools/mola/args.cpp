@@ -32,6 +32,9 @@ const char* const kUsage =
     "  bench MODEL [--prompt-tokens N] [--gen-tokens M] [--batch B] [--json]\n"
     "                                      prefill and decode speed, weight bytes per token, GB/s;\n"
     "                                      --batch B: also B sessions decoded one by one and batched\n"
+    "  bench MODEL --depths 1024,8192,32768 [--gen-tokens M] [--json]\n"
+    "                                      decode speed at each context depth, time to first token\n"
+    "                                      after a cached prefix vs a cold prefill, cache bytes per token\n"
     "  tokenize [MODEL] [--tokenizer PATH] [--text T | --text-file F] [--ids] [--no-special] [--bench]\n"
     "                                      text (default: stdin) to token ids and pieces; --ids prints only\n"
     "                                      the ids; --bench prints encode throughput as JSON\n"
@@ -185,6 +188,8 @@ Args parse_args(int argc, char** argv) {
         }
         else if (arg == "--json")
             a.json = true;
+        else if (arg == "--depths")
+            a.depths = value();
         else if (arg == "--help" || arg == "-h") {
             a.help = true;
             return a;

@@ -24,6 +24,7 @@ struct Args {
     int threads = 0, prompt_tokens = 512, gen_tokens = 128, ctx = 0;
     int batch = 0;  // bench --batch N: N sessions decoded solo and batched; 0: off
     int n = -1;  // -n/--max-tokens; -1: the command's default
+    std::string depths;  // bench --depths: comma-separated context depths
     bool json = false, verbose = false, quiet = false, help = false;
     mola_mla_mode mla = MOLA_MLA_AUTO;
     mola_kv_dtype kv_dtype = MOLA_KV_BF16;

@@ -2,11 +2,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -72,6 +74,146 @@ std::string printable(const std::string& piece) {
             out += char(c);
     }
     return out;
+}
+
+
+// The integer value of "key" in a config.json text, or -1 if it is not there.
+int64_t config_int(const std::string& config, const std::string& key) {
+    const size_t at = config.find("\"" + key + "\"");
+    if (at == std::string::npos) return -1;
+    const size_t colon = config.find(':', at);
+    if (colon == std::string::npos) return -1;
+    return std::strtoll(config.c_str() + colon + 1, nullptr, 10);
+}
+
+std::vector<int> parse_depths(const std::string& text) {
+    std::vector<int> depths;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        char* end = nullptr;
+        const long v = std::strtol(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0' || v < 1 || v > (1L << 30))
+            throw UsageError("--depths wants positive token counts separated by commas, not '" + text + "'");
+        depths.push_back(int(v));
+    }
+    if (depths.empty()) throw UsageError("--depths needs at least one depth");
+    std::sort(depths.begin(), depths.end());
+    depths.erase(std::unique(depths.begin(), depths.end()), depths.end());
+    return depths;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Decodes n greedy tokens after the session's last logits; returns the seconds taken.
+double time_decode(mola::Session& session, int n) {
+    const auto t0 = std::chrono::steady_clock::now();
+    int32_t next = argmax_in_place(session);
+    for (int i = 0; i < n; ++i) {
+        session.decode(next);
+        next = argmax_in_place(session);
+    }
+    return seconds_since(t0);
+}
+
+// Time to first token for a question after a prefix held by `holder`, reusing its
+// cache through a fork (no recomputation): fork, append, first greedy sample.
+double ttft_forked_prefix(const mola::Session& holder, const std::vector<int32_t>& question) {
+    const auto t0 = std::chrono::steady_clock::now();
+    mola::Session child = holder.fork();
+    child.append(question);
+    (void)argmax_in_place(child);
+    return seconds_since(t0);
+}
+
+// `mola bench --depths`: one session is prefilled up to each depth in turn (the
+// chunks add up to one cold prefill of the deepest prefix); at each depth it
+// decodes --gen-tokens tokens and rewinds back. At the deepest one a question is
+// answered from a fork of the session (cached prefix) and, for comparison, after
+// the cold prefill.
+int bench_depths(const Args& a) {
+    constexpr int kQuestionTokens = 20;
+    const std::vector<int> depths = parse_depths(a.depths);
+    const int deepest = depths.back(), gen = a.gen_tokens;
+    if (gen < 1) throw UsageError("--gen-tokens must be at least 1 with --depths");
+    mola::Model model = load(a);
+    const mola_model_info info = model.info();
+    mola::Session session(model, a.ctx ? a.ctx : deepest + std::max(gen, kQuestionTokens) + 1, 512);
+    std::mt19937 rng(1234);
+    std::vector<int32_t> prompt(static_cast<size_t>(deepest)), question(static_cast<size_t>(kQuestionTokens));
+    for (int32_t& t : prompt) t = int32_t(rng() % uint32_t(info.n_vocab));
+    for (int32_t& t : question) t = int32_t(rng() % uint32_t(info.n_vocab));
+
+    session.append({prompt[0]});  // warm-up: touches the weights and the first cache block
+    session.rewind(0);
+    std::vector<double> decode_tps;
+    double prefill_s = 0;
+    int held = 0;
+    for (int depth : depths) {
+        const auto t0 = std::chrono::steady_clock::now();
+        session.append(std::vector<int32_t>(prompt.begin() + held, prompt.begin() + depth));
+        prefill_s += seconds_since(t0);
+        held = depth;
+        decode_tps.push_back(gen / time_decode(session, gen));
+        session.rewind(size_t(depth));
+        if (!a.quiet && !a.json)
+            std::fprintf(stderr, "depth %d: decode %.2f tokens/s\n", depth, decode_tps.back());
+    }
+    const mola_cache_usage usage = model.cache_usage();
+    const double cached_ttft_s = ttft_forked_prefix(session, question);
+    const auto t0 = std::chrono::steady_clock::now();
+    session.append(question);
+    (void)argmax_in_place(session);
+    const double cold_ttft_s = prefill_s + seconds_since(t0);
+
+    // A per-head K/V cache of the same model: every layer stores, per head, a key of
+    // qk_nope + qk_rope values and a value of v_head_dim values, in BF16.
+    std::string config;
+    try {
+        config = read_file(a.model + "/config.json");
+    } catch (const std::exception&) {
+    }
+    const int64_t d_nope = config_int(config, "qk_nope_head_dim"), d_v = config_int(config, "v_head_dim");
+    const int64_t per_head_bf16 = d_nope > 0 && d_v > 0
+                                      ? int64_t(info.n_layer) * info.n_head * (d_nope + info.qk_rope_head_dim + d_v) * 2
+                                      : -1;
+    const double used_per_token = double(usage.bytes_used) / deepest;
+    if (a.json) {
+        std::printf("{\"model\": \"%s\", \"backend\": \"%s\", \"threads\": %d, \"gen_tokens\": %d, \"depths\": [",
+                    a.model.c_str(), info.backend, a.threads, gen);
+        for (size_t i = 0; i < depths.size(); ++i)
+            std::printf("%s{\"depth\": %d, \"decode_tokens_per_s\": %.3f, \"ratio_to_first\": %.4f}", i ? ", " : "",
+                        depths[i], decode_tps[i], decode_tps[i] / decode_tps[0]);
+        std::printf("], \"prefill\": {\"tokens\": %d, \"seconds\": %.3f, \"tokens_per_s\": %.3f}, "
+                    "\"ttft\": {\"prefix_tokens\": %d, \"question_tokens\": %d, \"cached_prefix_s\": %.4f, "
+                    "\"cold_prefill_s\": %.3f, \"speedup\": %.1f}, "
+                    "\"kv_bytes_per_token\": {\"cache_dtype\": \"%s\", \"bf16\": %" PRIu64 ", \"fp8_e4m3\": %" PRIu64
+                    ", \"per_head_bf16\": %" PRId64 ", \"per_head_formula\": "
+                    "\"n_layer * n_head * (qk_nope_head_dim + qk_rope_head_dim + v_head_dim) * 2\", "
+                    "\"cache_bytes_used\": %" PRIu64 ", \"cache_bytes_used_per_token\": %.1f}}\n",
+                    deepest, prefill_s, deepest / prefill_s, deepest, kQuestionTokens, cached_ttft_s, cold_ttft_s,
+                    cold_ttft_s / cached_ttft_s, info.kv_cache_dtype, info.kv_bytes_per_token_bf16,
+                    info.kv_bytes_per_token_fp8, per_head_bf16, usage.bytes_used, used_per_token);
+        return 0;
+    }
+    std::printf("model:    %s (%s)\n", a.model.c_str(), info.variant);
+    std::printf("backend:  %s\n", info.backend);
+    std::printf("decode:   %d tokens at each depth\n", gen);
+    for (size_t i = 0; i < depths.size(); ++i)
+        std::printf("  depth %6d: %8.2f tokens/s  (%.3fx depth %d)\n", depths[i], decode_tps[i],
+                    decode_tps[i] / decode_tps[0], depths[0]);
+    std::printf("prefill:  %d tokens in %.3f s = %.2f tokens/s (cold)\n", deepest, prefill_s, deepest / prefill_s);
+    std::printf("TTFT:     %d-token question after %d tokens: %.4f s from a forked session, %.3f s cold (%.1fx)\n",
+                kQuestionTokens, deepest, cached_ttft_s, cold_ttft_s, cold_ttft_s / cached_ttft_s);
+    std::printf("KV cache: bf16 %" PRIu64 ", fp8_e4m3 %" PRIu64 " bytes per token (in use: %.1f bytes per token, %s)\n",
+                info.kv_bytes_per_token_bf16, info.kv_bytes_per_token_fp8, used_per_token, info.kv_cache_dtype);
+    if (per_head_bf16 > 0)
+        std::printf("          per-head K/V cache in bf16: %" PRId64
+                    " bytes per token = n_layer * n_head * (qk_nope + qk_rope + v_head_dim) * 2 (%.1fx bf16 latent)\n",
+                    per_head_bf16, double(per_head_bf16) / double(info.kv_bytes_per_token_bf16));
+    return 0;
 }
 
 }  // namespace
@@ -200,6 +342,7 @@ BatchSpeed bench_batch(const mola::Model& model, const Args& a, const std::vecto
 }
 
 int cmd_bench(const Args& a) {
+    if (!a.depths.empty()) return bench_depths(a);
     using clock = std::chrono::steady_clock;
     mola::Model model = load(a);
     const mola_model_info info = model.info();

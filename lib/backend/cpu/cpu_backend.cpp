@@ -332,56 +332,152 @@ private:
     }
 
     // Attention over the latent cache with W_UK absorbed into the queries and W_UV
-    // applied after the weighted sum (spec §3.6). The cache is read block by block
-    // in its stored dtype and converted in registers.
+    // applied after the weighted sum (spec §3.6), flash-decoding style: the cache is
+    // read once, in tiles of kKeyTile keys, for all heads at once (each tile is
+    // converted to floats once and multiplied as a matrix with every query-head
+    // row), with an online softmax. Long key ranges are cut into fixed spans that
+    // run on different threads, each keeping its own running max, sum and weighted
+    // latent sum, merged afterwards in span order. Tiles and spans depend only on
+    // token positions, never on the cache's block size or the thread count, so
+    // neither changes a result. Queries are grouped so prefill chunks split by query.
     void attention_absorbed(const MlaAttention& a) {
-        const int64_t H = a.n_heads, d_qk = a.d_nope + a.d_rope, d_c = a.d_c, n = a.n;
-        const KvLayout& L = *a.cache.layout;
-        const int64_t bt = L.block_tokens;
-#pragma omp parallel for num_threads(threads_) schedule(static)
+        const int64_t H = a.n_heads, d_qk = a.d_nope + a.d_rope, d_c = a.d_c, d_r = a.d_rope, n = a.n;
+        thread_local std::vector<float> qabs_buf, qpe_buf, part_buf, lat_buf;
+        float* q_abs = scratch(qabs_buf, size_t(n * H * d_c));  // [n][H][d_c]
+        float* q_pe = scratch(qpe_buf, size_t(n * H * d_r));    // [n][H][d_r]
+        for (int64_t i = 0; i < n * H; ++i) std::memcpy(q_pe + i * d_r, a.q + i * d_qk + a.d_nope, size_t(d_r) * 4);
+#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1)
         for (int64_t h = 0; h < H; ++h) {
-            thread_local std::vector<float> qn_buf, qabs_buf, lat_buf, score_buf, o_buf;
+            thread_local std::vector<float> qn_buf, qa_buf;
             float* q_nope = scratch(qn_buf, size_t(n * a.d_nope));
-            float* q_abs = scratch(qabs_buf, size_t(n * d_c));
-            float* o_lat = scratch(lat_buf, size_t(n * d_c));
-            float* scores = scratch(score_buf, size_t(a.pos0 + n));
-            float* o = scratch(o_buf, size_t(n * a.d_v));
-            const Matrix w_uk = a.kv_b.row_slice(h * (a.d_nope + a.d_v), a.d_nope);
-            const Matrix w_uv = a.kv_b.row_slice(h * (a.d_nope + a.d_v) + a.d_nope, a.d_v);
+            float* qa = scratch(qa_buf, size_t(n * d_c));
             for (int64_t i = 0; i < n; ++i)
                 std::memcpy(q_nope + i * a.d_nope, a.q + (i * H + h) * d_qk, size_t(a.d_nope) * 4);
-            k_.linear_t(w_uk, q_nope, n, q_abs);
-            for (int64_t i = 0; i < n; ++i) {
-                const float* q_pe = a.q + (i * H + h) * d_qk + a.d_nope;
-                const float* qa = q_abs + i * d_c;
-                const int64_t T = a.pos0 + i + 1;  // causal: keys up to this query's position
-                for (int64_t t0 = 0; t0 < T; t0 += bt) {
-                    const uint8_t* layer = L.layer_data(a.cache.blocks[t0 >> L.block_shift], a.cache.layer);
-                    const float* row_scale = L.has_scales() ? reinterpret_cast<const float*>(layer + L.scale_offset) : nullptr;
-                    const int64_t m = std::min(bt, T - t0);
-                    for (int64_t r = 0; r < m; ++r) {
-                        float s = k_.dot_row(qa, layer + size_t(r) * L.latent_row_bytes, L.latent_type, d_c);
-                        if (row_scale) s *= row_scale[r];
-                        scores[t0 + r] =
-                            a.scale * (s + k_.dot_row(q_pe, layer + L.rope_offset + size_t(r) * L.rope_row_bytes,
-                                                      L.rope_type, a.d_rope));
-                    }
-                }
-                softmax(scores, T);
-                float* lat = o_lat + i * d_c;
-                std::fill(lat, lat + d_c, 0.0f);
-                for (int64_t t0 = 0; t0 < T; t0 += bt) {
-                    const uint8_t* layer = L.layer_data(a.cache.blocks[t0 >> L.block_shift], a.cache.layer);
-                    const float* row_scale = L.has_scales() ? reinterpret_cast<const float*>(layer + L.scale_offset) : nullptr;
-                    const int64_t m = std::min(bt, T - t0);
-                    for (int64_t r = 0; r < m; ++r)
-                        k_.axpy_row(row_scale ? scores[t0 + r] * row_scale[r] : scores[t0 + r],
-                                    layer + size_t(r) * L.latent_row_bytes, L.latent_type, lat, d_c);
-                }
+            k_.linear_t(a.kv_b.row_slice(h * (a.d_nope + a.d_v), a.d_nope), q_nope, n, qa);
+            for (int64_t i = 0; i < n; ++i) std::memcpy(q_abs + (i * H + h) * d_c, qa + i * d_c, size_t(d_c) * 4);
+        }
+
+        // Work items: query groups x key spans. A group's keys end at its last
+        // query's position; they are cut into spans only when there are too few
+        // groups to share out (decode and short chunks).
+        const int64_t group = std::min<int64_t>(n, std::max<int64_t>(1, kAttentionRows / H));
+        const int64_t n_groups = (n + group - 1) / group;
+        const int64_t span = n_groups >= kMinGroupsUnsplit ? a.pos0 + n : kSpanTiles * kKeyTile;
+        const int64_t n_splits = (a.pos0 + n + span - 1) / span;
+        const int64_t rows = group * H, part_floats = rows * (d_c + 2);
+        float* parts = scratch(part_buf, size_t(n_groups * n_splits * part_floats));
+#pragma omp parallel for num_threads(threads_) schedule(dynamic, 1) if (threads_ > 1 && n_groups * n_splits > 1)
+        for (int64_t item = 0; item < n_groups * n_splits; ++item) {
+            const int64_t g = item / n_splits, split = item % n_splits;
+            const int64_t i0 = g * group, ni = std::min(group, n - i0), T = a.pos0 + i0 + ni;
+            attend_range(a, q_abs + i0 * H * d_c, q_pe + i0 * H * d_r, i0, ni, std::min(T, split * span),
+                         std::min(T, (split + 1) * span), parts + item * part_floats);
+        }
+
+        // Merge the key ranges of each query-head row: rescale each range's sums
+        // to the common max (spec §3.6's softmax, computed piecewise).
+        float* o_lat = scratch(lat_buf, size_t(H * n * d_c));  // [H][n][d_c], for W_UV per head
+#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1 && n * H > 1)
+        for (int64_t qh = 0; qh < n * H; ++qh) {
+            const int64_t i = qh / H, h = qh % H, g = i / group, row = qh - g * rows;
+            const float* first = parts + g * n_splits * part_floats;
+            float max = -std::numeric_limits<float>::infinity();
+            for (int64_t s = 0; s < n_splits; ++s) max = std::max(max, first[s * part_floats + row * (d_c + 2)]);
+            float* lat = o_lat + (h * n + i) * d_c;
+            std::fill(lat, lat + d_c, 0.0f);
+            float sum = 0.0f;
+            for (int64_t s = 0; s < n_splits; ++s) {
+                const float* p = first + s * part_floats + row * (d_c + 2);
+                if (p[0] == -std::numeric_limits<float>::infinity()) continue;  // a range with no visible key
+                const float w = std::exp(p[0] - max);
+                sum += w * p[1];
+                k_.axpy(w, p + 2, lat, d_c);
             }
-            k_.linear(w_uv, o_lat, n, o, 1);
+            const float inv = 1.0f / sum;
+            for (int64_t j = 0; j < d_c; ++j) lat[j] *= inv;
+        }
+#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1)
+        for (int64_t h = 0; h < H; ++h) {
+            thread_local std::vector<float> o_buf;
+            float* o = scratch(o_buf, size_t(n * a.d_v));
+            k_.linear(a.kv_b.row_slice(h * (a.d_nope + a.d_v) + a.d_nope, a.d_v), o_lat + h * n * d_c, n, o, 1);
             for (int64_t i = 0; i < n; ++i)
                 std::memcpy(a.out + (i * H + h) * a.d_v, o + i * a.d_v, size_t(a.d_v) * 4);
+        }
+    }
+
+    // Query-head rows per work item of attention_absorbed: enough rows that each
+    // converted tile is reused many times while it sits in cache.
+    static constexpr int64_t kAttentionRows = 64;
+    // Keys per tile (converted to floats at once), tiles per span of a split key
+    // range, and the query groups from which the keys are no longer split.
+    static constexpr int64_t kKeyTile = 64, kSpanTiles = 8, kMinGroupsUnsplit = 4;
+
+    // Online softmax of queries [i0, i0 + ni) (all heads; q_abs [ni][H][d_c], q_pe
+    // [ni][H][d_r]) over keys [t_begin, t_end), tile by tile from t_begin.
+    // Writes per query-head row: the running max, the sum of exp(score - max) and
+    // the latent rows weighted by those exps ([rows][2 + d_c]); a row that sees no
+    // key has max -inf, sum 0 and a zero latent sum. Causal: query i sees keys up
+    // to pos0 + i.
+    void attend_range(const MlaAttention& a, const float* q_abs, const float* q_pe, int64_t i0, int64_t ni,
+                      int64_t t_begin, int64_t t_end, float* part) {
+        const KvLayout& L = *a.cache.layout;
+        const int64_t H = a.n_heads, d_c = a.d_c, d_r = a.d_rope, rows = ni * H, mask = L.block_tokens - 1;
+        const float neg_inf = -std::numeric_limits<float>::infinity();
+        thread_local std::vector<float> lat_buf, pe_buf, s_buf, sr_buf, acc_buf;
+        float* lat = scratch(lat_buf, size_t(kKeyTile * d_c));  // the tile's latents as floats
+        float* pe = scratch(pe_buf, size_t(kKeyTile * d_r));
+        float* s = scratch(s_buf, size_t(rows * kKeyTile));     // scores, then weights [rows][m]
+        float* s_rope = scratch(sr_buf, size_t(rows * kKeyTile));
+        float* acc = scratch(acc_buf, size_t(rows * d_c));
+        for (int64_t r = 0; r < rows; ++r) {
+            part[r * (d_c + 2)] = neg_inf;
+            std::fill(part + r * (d_c + 2) + 1, part + (r + 1) * (d_c + 2), 0.0f);
+        }
+        for (int64_t t0 = t_begin; t0 < t_end; t0 += kKeyTile) {
+            const int64_t m = std::min(kKeyTile, t_end - t0);
+            for (int64_t r = 0; r < m; ++r) {
+                const int64_t t = t0 + r, br = t & mask;
+                const uint8_t* layer = L.layer_data(a.cache.blocks[t >> L.block_shift], a.cache.layer);
+                float* c = lat + r * d_c;
+                k_.load_row(layer + size_t(br) * L.latent_row_bytes, L.latent_type, c, d_c);
+                if (L.has_scales()) {
+                    const float row_scale = reinterpret_cast<const float*>(layer + L.scale_offset)[br];
+                    for (int64_t j = 0; j < d_c; ++j) c[j] *= row_scale;
+                }
+                k_.load_row(layer + L.rope_offset + size_t(br) * L.rope_row_bytes, L.rope_type, pe + r * d_r, d_r);
+            }
+            Matrix lat_m, pe_m;
+            lat_m.rows = pe_m.rows = m;
+            lat_m.cols = d_c;
+            pe_m.cols = d_r;
+            lat_m.data = lat;
+            pe_m.data = pe;
+            k_.linear(lat_m, q_abs, rows, s, 1);
+            k_.linear(pe_m, q_pe, rows, s_rope, 1);
+            for (int64_t row = 0; row < rows; ++row) {
+                float* sr = s + row * m;
+                const float* srp = s_rope + row * m;
+                const int64_t visible = std::min(m, a.pos0 + i0 + row / H + 1 - t0);  // causal
+                float* p = part + row * (d_c + 2);
+                if (visible <= 0) {
+                    std::fill(sr, sr + m, 0.0f);
+                    continue;
+                }
+                float tile_max = neg_inf;
+                for (int64_t r = 0; r < visible; ++r) tile_max = std::max(tile_max, sr[r] = a.scale * (sr[r] + srp[r]));
+                const float new_max = std::max(p[0], tile_max);
+                const float rescale = std::exp(p[0] - new_max);  // 0 while nothing was seen
+                float sum = 0.0f;
+                for (int64_t r = 0; r < visible; ++r) sum += (sr[r] = std::exp(sr[r] - new_max));
+                std::fill(sr + visible, sr + m, 0.0f);
+                p[0] = new_max;
+                p[1] = p[1] * rescale + sum;
+                if (rescale != 1.0f)
+                    for (int64_t j = 0; j < d_c; ++j) p[2 + j] *= rescale;
+            }
+            k_.linear_t(lat_m, s, rows, acc);
+            for (int64_t row = 0; row < rows; ++row) k_.axpy(1.0f, acc + row * d_c, part + row * (d_c + 2) + 2, d_c);
         }
     }
 
