@@ -108,6 +108,8 @@ if mola:
     print(f"\n| time to first token, {t['question_tokens']}-token question after {t['prefix_tokens']} tokens | seconds |")
     print("|---|---:|")
     print(f"| cached prefix (forked session) | {t['cached_prefix_s']:.4f} |")
+    if t.get("prefix_cache_s"):
+        print(f"| cached prefix (new session, prefix cache) | {t['prefix_cache_s']:.4f} |")
     print(f"| cold prefill of prefix + question | {t['cold_prefill_s']:.2f} ({t['speedup']:.0f}x) |")
     print(f"\n| cache bytes per token | bytes |")
     print("|---|---:|")

@@ -128,6 +128,21 @@ double ttft_forked_prefix(const mola::Session& holder, const std::vector<int32_t
     return seconds_since(t0);
 }
 
+// The same question in a new session whose prompt repeats the prefix: its full
+// blocks come from the model's prefix cache (registered as the holder filled them).
+// Returns 0 when the prefix cache is off.
+double ttft_prefix_cache(const mola::Model& model, const mola::Session& holder, const std::vector<int32_t>& prefix,
+                         const std::vector<int32_t>& question) {
+    if (!model.cache_usage().prefix_cache) return 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    mola::Session fresh(model, int(holder.n_ctx()), 512);
+    std::vector<int32_t> prompt(prefix);
+    prompt.insert(prompt.end(), question.begin(), question.end());
+    fresh.append(prompt);
+    (void)argmax_in_place(fresh);
+    return seconds_since(t0);
+}
+
 // `mola bench --depths`: one session is prefilled up to each depth in turn (the
 // chunks add up to one cold prefill of the deepest prefix); at each depth it
 // decodes --gen-tokens tokens and rewinds back. At the deepest one a question is
@@ -163,6 +178,8 @@ int bench_depths(const Args& a) {
     }
     const mola_cache_usage usage = model.cache_usage();
     const double cached_ttft_s = ttft_forked_prefix(session, question);
+    const double prefix_cache_ttft_s = ttft_prefix_cache(
+        model, session, std::vector<int32_t>(prompt.begin(), prompt.begin() + deepest), question);
     const auto t0 = std::chrono::steady_clock::now();
     session.append(question);
     (void)argmax_in_place(session);
@@ -188,12 +205,12 @@ int bench_depths(const Args& a) {
                         depths[i], decode_tps[i], decode_tps[i] / decode_tps[0]);
         std::printf("], \"prefill\": {\"tokens\": %d, \"seconds\": %.3f, \"tokens_per_s\": %.3f}, "
                     "\"ttft\": {\"prefix_tokens\": %d, \"question_tokens\": %d, \"cached_prefix_s\": %.4f, "
-                    "\"cold_prefill_s\": %.3f, \"speedup\": %.1f}, "
+                    "\"prefix_cache_s\": %.4f, \"cold_prefill_s\": %.3f, \"speedup\": %.1f}, "
                     "\"kv_bytes_per_token\": {\"cache_dtype\": \"%s\", \"bf16\": %" PRIu64 ", \"fp8_e4m3\": %" PRIu64
                     ", \"per_head_bf16\": %" PRId64 ", \"per_head_formula\": "
                     "\"n_layer * n_head * (qk_nope_head_dim + qk_rope_head_dim + v_head_dim) * 2\", "
                     "\"cache_bytes_used\": %" PRIu64 ", \"cache_bytes_used_per_token\": %.1f}}\n",
-                    deepest, prefill_s, deepest / prefill_s, deepest, kQuestionTokens, cached_ttft_s, cold_ttft_s,
+                    deepest, prefill_s, deepest / prefill_s, deepest, kQuestionTokens, cached_ttft_s, prefix_cache_ttft_s, cold_ttft_s,
                     cold_ttft_s / cached_ttft_s, info.kv_cache_dtype, info.kv_bytes_per_token_bf16,
                     info.kv_bytes_per_token_fp8, per_head_bf16, usage.bytes_used, used_per_token);
         return 0;
@@ -207,6 +224,9 @@ int bench_depths(const Args& a) {
     std::printf("prefill:  %d tokens in %.3f s = %.2f tokens/s (cold)\n", deepest, prefill_s, deepest / prefill_s);
     std::printf("TTFT:     %d-token question after %d tokens: %.4f s from a forked session, %.3f s cold (%.1fx)\n",
                 kQuestionTokens, deepest, cached_ttft_s, cold_ttft_s, cold_ttft_s / cached_ttft_s);
+    if (prefix_cache_ttft_s > 0)
+        std::printf("          %.4f s from a new session whose prompt starts with the cached prefix (prefix cache)\n",
+                    prefix_cache_ttft_s);
     std::printf("KV cache: bf16 %" PRIu64 ", fp8_e4m3 %" PRIu64 " bytes per token (in use: %.1f bytes per token, %s)\n",
                 info.kv_bytes_per_token_bf16, info.kv_bytes_per_token_fp8, used_per_token, info.kv_cache_dtype);
     if (per_head_bf16 > 0)
