@@ -92,23 +92,7 @@ cpu_busy() {  # cores' worth of CPU busy over one second, from /proc/stat
 # TAG.load.json with wall time, own CPU time and other processes' CPU time during the run.
 measured() {
     local tag=$1; shift
-    "$PYTHON" -c '
-import json, os, resource, subprocess, sys, time
-def busy():
-    v = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
-    return sum(v) - v[3] - v[4]
-hz = os.sysconf("SC_CLK_TCK")
-b0, t0 = busy(), time.time()
-rc = subprocess.call(sys.argv[2:])
-wall, b1 = time.time() - t0, busy()
-ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-own = ru.ru_utime + ru.ru_stime
-other = max(0.0, (b1 - b0) / hz - own)
-with open(sys.argv[1], "w") as f:
-    json.dump({"rc": rc, "wall_s": round(wall, 3), "own_cpu_s": round(own, 3),
-               "other_cpu_s": round(other, 3), "other_load_cores": round(other / wall, 3) if wall else None}, f)
-sys.exit(rc)
-' "$RESULTS/$tag.load.json" "$@" >"$RESULTS/$tag.out" 2>"$RESULTS/$tag.err"
+    "$PYTHON" bench/measured.py "$RESULTS/$tag.load.json" "$@" >"$RESULTS/$tag.out" 2>"$RESULTS/$tag.err"
 }
 
 # ---- measurements ----------------------------------------------------------------------------

@@ -34,23 +34,7 @@ log() { echo "[run_long_context] $*" >&2; }
 # the wall time, the run's own CPU time and the CPU time other processes used meanwhile.
 measured() {
     local tag=$1; shift
-    "$PYTHON" -c '
-import json, os, resource, subprocess, sys, time
-def busy():
-    v = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
-    return sum(v) - v[3] - v[4]
-hz = os.sysconf("SC_CLK_TCK")
-b0, t0 = busy(), time.time()
-rc = subprocess.call(sys.argv[2:])
-wall, b1 = time.time() - t0, busy()
-ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-own = ru.ru_utime + ru.ru_stime
-other = max(0.0, (b1 - b0) / hz - own)
-with open(sys.argv[1], "w") as f:
-    json.dump({"rc": rc, "wall_s": round(wall, 3), "own_cpu_s": round(own, 3),
-               "other_cpu_s": round(other, 3), "other_load_cores": round(other / wall, 3) if wall else None}, f)
-sys.exit(rc)
-' "$RESULTS/$tag.load.json" "$@" >"$RESULTS/$tag.out" 2>"$RESULTS/$tag.err"
+    "$PYTHON" bench/measured.py "$RESULTS/$tag.load.json" "$@" >"$RESULTS/$tag.out" 2>"$RESULTS/$tag.err"
 }
 
 [ -x "$BUILD/mola" ] || { log "$BUILD/mola is missing: cmake --build $BUILD --target mola"; exit 1; }
