@@ -105,8 +105,8 @@ TEST_CASE("n_ctx goes up to max_position_embeddings and no further", "[long_cont
 }
 
 TEST_CASE("a long session fills far past the original window and decodes at its end", "[long_context][fill]") {
-    // The full 163840 positions cost minutes of attention on a CPU; 8192 (32 times the
-    // original window) keeps the test short. The positions are what YaRN changes, so
+    // 8192 positions (32 times the original window) keep this test short; the next one
+    // fills the whole window. The positions are what YaRN changes, so
     // the decode at the end is compared with the same tokens appended in one pass.
     constexpr int kFill = 8192;
     mola::Model model = load(kLong, MOLA_KV_BF16, 64);
@@ -123,6 +123,39 @@ TEST_CASE("a long session fills far past the original window and decodes at its 
     mola::Session one_pass(model, params);
     one_pass.append(tokens);
     CHECK(golden::rel_l2(decoded, one_pass.logits()) <= 1e-5);
+}
+
+TEST_CASE("a session fills every one of the model's 163840 positions", "[long_context][full_window]") {
+    // About two and a half minutes of attention on two cores: the whole window, so
+    // nothing (positions, block tables, the pool, YaRN's frequencies) breaks before
+    // max_position_embeddings. The last block is checked against a second session
+    // that takes every other block from the prefix cache and computes that one again.
+    mola::ModelParams p;
+    p.kv_cache_dtype = MOLA_KV_BF16;
+    p.kv_block_tokens = 64;
+    const mola::Model model(kLong, p);
+    mola::SessionParams params;
+    params.n_ctx = kMaxPositions;
+    params.n_batch = 2048;
+    mola::Session s(model, params);
+    const std::vector<int32_t> tokens = some_tokens(kMaxPositions, 7);
+    s.append(std::vector<int32_t>(tokens.begin(), tokens.end() - 1));
+    s.decode(tokens.back());
+    REQUIRE(s.n_tokens() == size_t(kMaxPositions));
+    const std::vector<float> last = s.logits();
+    CHECK(all_finite(last));
+    try {
+        s.decode(tokens.front());
+        FAIL("a token past max_position_embeddings was appended");
+    } catch (const mola::Error& e) {
+        CHECK(e.status() == MOLA_ERR_CONTEXT_FULL);
+    }
+    CHECK(s.n_tokens() == size_t(kMaxPositions));
+
+    mola::Session again(model, params);
+    again.append(tokens);
+    CHECK(model.cache_usage().prefix_tokens_reused == uint64_t(kMaxPositions - 64));
+    CHECK(golden::rel_l2(last, again.logits()) <= 1e-5);
 }
 
 TEST_CASE("logits past YaRN's original window match the oracle", "[long_context][golden]") {
