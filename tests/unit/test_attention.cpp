@@ -1,6 +1,7 @@
 // test_attention.cpp: the CPU backend's MLA attention over long paged caches (many
 // blocks, key ranges split across threads and merged) against a double-precision
-// reference computed from the values the cache stores.
+// reference computed from the values the cache stores: the fp32 path, and the
+// bf16 dot-product path that BF16 caches take on CPUs with AVX512_BF16.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -21,6 +22,11 @@ namespace {
 struct Dims {
     int64_t H = 4, d_nope = 16, d_rope = 8, d_v = 12, d_c = 40;
 };
+
+// Does a BF16 cache of these dims take the bf16 dot-product kernel here?
+bool bf16_kernel(const Dims& d, KvDType dtype) {
+    return dtype == KvDType::BF16 && mola::cpu::kernels().attend_bf16 && d.d_c % 16 == 0 && d.d_rope % 2 == 0;
+}
 
 // Absorbed-form attention (spec §3.6) in double precision: out [n][H][d_v].
 std::vector<double> reference(const Dims& d, const mola::KvLayout& L, const mola::BlockTable& table,
@@ -79,10 +85,19 @@ std::vector<double> reference(const Dims& d, const mola::KvLayout& L, const mola
 TEST_CASE("absorbed attention over many cache blocks, split across threads, matches a double reference; "
           "neither the block size nor the thread count changes a bit",
           "[attention][backend]") {
-    const Dims d;
-    const int64_t d_kv = d.d_c + d.d_rope, d_qk = d.d_nope + d.d_rope;
-    std::normal_distribution<float> normal(0.0f, 1.0f);
+    // d_c 40 takes the fp32 path for every cache; d_c 64 (with 6 heads: query-head
+    // rows that do not fill the kernel's groups of 16) takes the bf16 kernel for a
+    // BF16 cache where the CPU has one.
+    Dims wide;
+    wide.H = 6;
+    wide.d_c = 64;
+    for (const Dims& d : {Dims(), wide})
     for (KvDType dtype : {KvDType::F32, KvDType::BF16, KvDType::FP8_E4M3}) {
+        const int64_t d_kv = d.d_c + d.d_rope, d_qk = d.d_nope + d.d_rope;
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        // The bf16 kernel rounds the softmax weights to bf16 for the value product,
+        // as DeepSeek's reference does (its scores stay fp32): measured up to 6.2e-4.
+        const double bound = bf16_kernel(d, dtype) ? 2e-3 : 1e-5;
         // A decode step deep into the cache, a prefill chunk of a few query groups
         // (keys split into spans) and one of many groups (keys not split).
         for (int64_t n : {int64_t(1), int64_t(37), int64_t(70)}) {
@@ -90,7 +105,8 @@ TEST_CASE("absorbed attention over many cache blocks, split across threads, matc
             for (int64_t bt : {1, 16, 64, 256}) {
                 for (int threads : {1, 2, 3}) {
                     const int64_t pos0 = 700, T = pos0 + n;
-                    INFO(mola::kv_dtype_name(dtype) << " block_tokens " << bt << " threads " << threads << " n " << n);
+                    INFO(mola::kv_dtype_name(dtype) << " d_c " << d.d_c << " block_tokens " << bt << " threads "
+                                                    << threads << " n " << n << " bf16 kernel " << bf16_kernel(d, dtype));
                     auto backend = mola::make_cpu_backend(threads);
                     const mola::KvLayout L = mola::make_kv_layout(dtype, 1, d.d_c, d.d_rope, bt);
                     mola::BlockPool pool(*backend, L, size_t((T + bt - 1) / bt + 1) * L.block_bytes);
@@ -130,7 +146,8 @@ TEST_CASE("absorbed attention over many cache blocks, split across threads, matc
                         err += (out[k] - want[k]) * (out[k] - want[k]);
                         norm += want[k] * want[k];
                     }
-                    CHECK(std::sqrt(err / norm) < 1e-5);
+                    CAPTURE(std::sqrt(err / norm));
+                    CHECK(std::sqrt(err / norm) < bound);
                     if (first.empty())
                         first = out;
                     else

@@ -424,6 +424,11 @@ private:
         const KvLayout& L = *a.cache.layout;
         const int64_t H = a.n_heads, d_c = a.d_c, d_r = a.d_rope, rows = ni * H, mask = L.block_tokens - 1;
         const float neg_inf = -std::numeric_limits<float>::infinity();
+        if (k_.attend_bf16 && L.latent_type == DType::BF16 && L.rope_type == DType::BF16 && d_c % 16 == 0 &&
+            d_r % 2 == 0) {
+            attend_range_bf16(a, q_abs, q_pe, i0, ni, t_begin, t_end, part);
+            return;
+        }
         thread_local std::vector<float> lat_buf, pe_buf, s_buf, sr_buf, acc_buf;
         float* lat = scratch(lat_buf, size_t(kKeyTile * d_c));  // the tile's latents as floats
         float* pe = scratch(pe_buf, size_t(kKeyTile * d_r));
@@ -479,6 +484,45 @@ private:
             k_.linear_t(lat_m, s, rows, acc);
             for (int64_t row = 0; row < rows; ++row) k_.axpy(1.0f, acc + row * d_c, part + row * (d_c + 2) + 2, d_c);
         }
+    }
+
+    // attend_range on a BF16 cache with the bf16 dot-product kernel: the keys'
+    // row addresses and each row's last visible key, then one call.
+    void attend_range_bf16(const MlaAttention& a, const float* q_abs, const float* q_pe, int64_t i0, int64_t ni,
+                           int64_t t_begin, int64_t t_end, float* part) {
+        const KvLayout& L = *a.cache.layout;
+        const int64_t H = a.n_heads, rows = ni * H, n_keys = t_end - t_begin, mask = L.block_tokens - 1;
+        thread_local std::vector<const uint16_t*> lat_rows, rope_rows;
+        thread_local std::vector<int32_t> last_key;
+        thread_local std::vector<float> work_buf;
+        if (int64_t(lat_rows.size()) < n_keys) lat_rows.resize(size_t(n_keys)), rope_rows.resize(size_t(n_keys));
+        if (int64_t(last_key.size()) < rows) last_key.resize(size_t(rows));
+        for (int64_t k = 0; k < n_keys; ++k) {
+            const int64_t t = t_begin + k, br = t & mask;
+            const uint8_t* layer = L.layer_data(a.cache.blocks[t >> L.block_shift], a.cache.layer);
+            lat_rows[size_t(k)] = reinterpret_cast<const uint16_t*>(layer + size_t(br) * L.latent_row_bytes);
+            rope_rows[size_t(k)] =
+                reinterpret_cast<const uint16_t*>(layer + L.rope_offset + size_t(br) * L.rope_row_bytes);
+        }
+        for (int64_t row = 0; row < rows; ++row) last_key[size_t(row)] = int32_t(a.pos0 + i0 + row / H);
+        const size_t work_floats = size_t(cpu::bf16_attention_work_bytes(a.d_c, a.d_rope)) / 4 + 16;
+        float* work = scratch(work_buf, work_floats);
+        work += (16 - (reinterpret_cast<uintptr_t>(work) / 4) % 16) % 16;  // 64-byte aligned
+        cpu::Bf16Attention args;
+        args.q_lat = q_abs;
+        args.q_rope = q_pe;
+        args.last_key = last_key.data();
+        args.rows = rows;
+        args.d_c = a.d_c;
+        args.d_r = a.d_rope;
+        args.scale = a.scale;
+        args.lat_rows = lat_rows.data();
+        args.rope_rows = rope_rows.data();
+        args.t_begin = t_begin;
+        args.t_end = t_end;
+        args.part = part;
+        args.work = work;
+        k_.attend_bf16(args);
     }
 
     // The first T rows of one layer of the cache as floats: c_kv [T][d_c] and

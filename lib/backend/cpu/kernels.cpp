@@ -28,7 +28,7 @@ namespace detail {
 
 namespace {
 
-enum Level { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+enum Level { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Bf16 = 3 };
 
 bool cpu_has_f16c() {
     unsigned a = 0, b = 0, c = 0, d = 0;
@@ -46,24 +46,29 @@ bool cpu_has_avx512() {
            __builtin_cpu_supports("avx512dq");
 }
 
+bool cpu_has_avx512_bf16() { return cpu_has_avx512() && __builtin_cpu_supports("avx512bf16"); }
+
 // The highest level MOLA_CPU_ISA allows (everything when unset or unrecognized).
 Level isa_cap() {
     const char* env = std::getenv("MOLA_CPU_ISA");
-    if (!env || !*env) return kAvx512;
+    if (!env || !*env) return kAvx512Bf16;
     if (!std::strcmp(env, "scalar")) return kScalar;
     if (!std::strcmp(env, "avx2")) return kAvx2;
-    return kAvx512;  // "avx512", or anything else: no cap
+    if (!std::strcmp(env, "avx512")) return kAvx512;
+    return kAvx512Bf16;  // "avx512-bf16", or anything else: no cap
 }
 
 // Tables this CPU can run, best last.
 int runnable(const Kernels** out, int capacity, Level cap) {
-    const Kernels* found[3];
+    const Kernels* found[4];
     int n = 0;
     if (const Kernels* k = kernels_scalar()) found[n++] = k;
     if (cap >= kAvx2 && cpu_has_avx2())
         if (const Kernels* k = kernels_avx2()) found[n++] = k;
     if (cap >= kAvx512 && cpu_has_avx512())
         if (const Kernels* k = kernels_avx512()) found[n++] = k;
+    if (cap >= kAvx512Bf16 && cpu_has_avx512_bf16())
+        if (const Kernels* k = kernels_avx512_bf16()) found[n++] = k;
     int i = 0;
     for (; i < n && i < capacity; ++i) out[i] = found[i];
     return n;
@@ -73,15 +78,15 @@ int runnable(const Kernels** out, int capacity, Level cap) {
 
 const Kernels& kernels() {
     static const Kernels* const chosen = [] {
-        const Kernels* all[3] = {};
-        const int n = runnable(all, 3, isa_cap());
+        const Kernels* all[4] = {};
+        const int n = runnable(all, 4, isa_cap());
         return all[n - 1];
     }();
     return *chosen;
 }
 
 int available_kernels(const Kernels** out, int capacity) {
-    return runnable(out, capacity, kAvx512);
+    return runnable(out, capacity, kAvx512Bf16);
 }
 
 }  // namespace mola::cpu

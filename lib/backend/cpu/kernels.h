@@ -10,6 +10,30 @@
 
 namespace mola::cpu {
 
+// Absorbed MLA attention of query-head rows over the keys [t_begin, t_end) of a
+// BF16 latent cache (Kernels::attend_bf16). Writes, per row, the running max of
+// its scaled scores, the sum of exp(score - max) and the latent rows weighted by
+// those exps ([rows][2 + d_c] floats), as the fp32 path does. A row sees the keys
+// up to last_key[row] (causal); a row that sees none gets max -inf, sum 0 and zeros.
+struct Bf16Attention {
+    const float* q_lat;       // [rows][d_c]: queries with W_UK absorbed
+    const float* q_rope;      // [rows][d_r]
+    const int32_t* last_key;  // [rows]
+    int64_t rows, d_c, d_r;   // d_c a multiple of 16, d_r even
+    float scale;
+    const uint16_t* const* lat_rows;   // [t_end - t_begin]: each key's d_c bf16 latents
+    const uint16_t* const* rope_rows;  // [t_end - t_begin]: each key's d_r bf16 rope key
+    int64_t t_begin, t_end;
+    float* part;  // [rows][2 + d_c]
+    void* work;   // bf16_attention_work_bytes(d_c, d_r) bytes, 64-byte aligned
+};
+
+// Bytes of Bf16Attention::work: the transposed queries, a tile's keys as floats, a tile's
+// scores and weights, its re-packed latents and 16 rows of weighted sums.
+inline int64_t bf16_attention_work_bytes(int64_t d_c, int64_t d_r) {
+    return (d_c + d_r) * 64 + 64 * (d_c + d_r) * 4 + 64 * 64 + 32 * 64 + d_c * 32 * 4 + 16 * d_c * 4;
+}
+
 struct Kernels {
     const char* isa;  // "scalar", "avx2", "avx512", "avx512-bf16"
 
@@ -37,9 +61,13 @@ struct Kernels {
     float (*dot_row)(const float* x, const void* row, DType t, int64_t n);
     void (*axpy_row)(float a, const void* row, DType t, float* y, int64_t n);
     void (*load_row)(const void* row, DType t, float* out, int64_t n);
+
+    // Absorbed attention over BF16 cache rows, the value products with bf16 dot
+    // products (see Bf16Attention); nullptr where the CPU has no AVX512_BF16.
+    void (*attend_bf16)(const Bf16Attention& a);
 };
 
-// The best kernel table for this CPU. MOLA_CPU_ISA=scalar|avx2|avx512 in the
+// The best kernel table for this CPU. MOLA_CPU_ISA=scalar|avx2|avx512|avx512-bf16 in the
 // environment caps the choice (for tests and benchmarks).
 const Kernels& kernels();
 
@@ -50,5 +78,6 @@ int available_kernels(const Kernels** out, int capacity);
 const Kernels* kernels_scalar();
 const Kernels* kernels_avx2();
 const Kernels* kernels_avx512();
+const Kernels* kernels_avx512_bf16();
 
 }  // namespace mola::cpu

@@ -669,7 +669,7 @@ void load_row(const void* row, DType t, float* out, int64_t n) {
     }
 }
 
-const Kernels kTable = {"avx2", linear, linear_t, dequant_rows, dot, axpy, dot_row, axpy_row, load_row};
+const Kernels kTable = {"avx2", linear, linear_t, dequant_rows, dot, axpy, dot_row, axpy_row, load_row, nullptr};
 
 }  // namespace
 

@@ -61,6 +61,7 @@ namespace mola::cpu {
 namespace detail {  // kernels.cpp
 [[noreturn]] void fail_unsupported_dtype(const char* op, DType t);
 [[noreturn]] void fail_out_of_memory(size_t bytes);
+void attend_bf16_avx512(const Bf16Attention& a);  // attention_bf16_avx512.cpp
 }
 
 namespace {
@@ -793,15 +794,21 @@ void load_row(const void* row, DType t, float* out, int64_t n) {
     }
 }
 
-const Kernels kTable = {"avx512", linear, linear_t, dequant_rows, dot, axpy, dot_row, axpy_row, load_row};
+const Kernels kTable = {"avx512", linear, linear_t, dequant_rows, dot, axpy, dot_row, axpy_row, load_row, nullptr};
+// The same with the bf16-dot-product attention (attention_bf16_avx512.cpp), for CPUs
+// with AVX512_BF16.
+const Kernels kTableBf16 = {"avx512-bf16", linear, linear_t, dequant_rows, dot, axpy,
+                            dot_row, axpy_row, load_row, detail::attend_bf16_avx512};
 
 }  // namespace
 
 const Kernels* kernels_avx512() { return &kTable; }
+const Kernels* kernels_avx512_bf16() { return &kTableBf16; }
 
 #else  // !MOLA_HAVE_AVX512
 
 const Kernels* kernels_avx512() { return nullptr; }
+const Kernels* kernels_avx512_bf16() { return nullptr; }
 
 #endif
 

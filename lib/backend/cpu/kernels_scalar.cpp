@@ -217,7 +217,7 @@ void load_row(const void* row, DType t, float* out, int64_t n) {
     }
 }
 
-const Kernels kTable = {"scalar", linear, linear_t, dequant_rows, dot_f32, axpy_f32, dot_row, axpy_row, load_row};
+const Kernels kTable = {"scalar", linear, linear_t, dequant_rows, dot_f32, axpy_f32, dot_row, axpy_row, load_row, nullptr};
 
 }  // namespace
 
