@@ -194,9 +194,11 @@ TEST_CASE("kernels: tables and dispatch", "[kernels]") {
     REQUIRE(!all.empty());
     CHECK(std::string(all.front()->isa) == "scalar");
     // kernels() is the best table at or below the MOLA_CPU_ISA cap (none when unset).
-    auto level = [](const std::string& isa) { return isa == "scalar" ? 0 : isa == "avx2" ? 1 : 2; };
+    auto level = [](const std::string& isa) {
+        return isa == "scalar" ? 0 : isa == "avx2" ? 1 : isa == "avx512" ? 2 : 3;
+    };
     const char* env = std::getenv("MOLA_CPU_ISA");
-    const int cap = env && *env ? level(env) : 2;
+    const int cap = env && *env ? level(env) : 3;
     const Kernels* expected = all.front();
     for (const Kernels* k : all)
         if (level(k->isa) <= cap) expected = k;
@@ -207,6 +209,7 @@ TEST_CASE("kernels: tables and dispatch", "[kernels]") {
         CHECK(k->dequant_rows);
         CHECK(k->dot);
         CHECK(k->axpy);
+        CHECK((k->attend_bf16 != nullptr) == (std::string(k->isa) == "avx512-bf16"));
     }
 }
 
