@@ -12,12 +12,17 @@ import tempfile
 import xml.etree.ElementTree as ET
 
 MOLA_MARKERS = ("libmola", "_mola_native", "mola::", "mola_")
+# SWIG's own runtime inside the generated module (its type table, freed only at
+# interpreter exit) is not mola's.
+SWIG_RUNTIME = "SWIG_Python_"
 
 
 def mola_frames(error: ET.Element) -> list:
     found = []
     for frame in error.iter("frame"):
         text = " ".join((frame.findtext(k) or "") for k in ("obj", "fn"))
+        if SWIG_RUNTIME in (frame.findtext("fn") or ""):
+            continue
         if any(m in text for m in MOLA_MARKERS):
             found.append(text.strip())
     return found
