@@ -5,6 +5,8 @@
 //  - handles are shared (copying a Model, Session or Tokenizer copies a reference),
 //    close() drops this reference early, and any call after close() throws
 //    mola::Error MOLA_ERR_MISUSE ("... is closed") instead of touching freed memory;
+//  - a session serves one call at a time: a call while another (or a running
+//    stream) uses it is refused with MOLA_ERR_MISUSE instead of racing;
 //  - generation can be pulled piece by piece (TextStream), which each language turns
 //    into its iterator idiom without running its own threads;
 //  - options and results are plain structs of strings and numbers.
@@ -122,6 +124,35 @@ T& open(const std::shared_ptr<T>& p, const char* what) {
     if (!p) throw Error(MOLA_ERR_MISUSE, std::string(what) + " is closed");
     return *p;
 }
+
+// A session and whether a call is using it. Sessions serve one call at a time; a
+// second call meanwhile (from another thread, or during a running stream) is
+// refused with MOLA_ERR_MISUSE instead of racing on the session.
+struct SessionCore {
+    explicit SessionCore(mola::Session s) : session(std::move(s)) {}
+    mola::Session session;
+    std::atomic<bool> busy{false};
+};
+
+class SessionUse {
+public:
+    explicit SessionUse(SessionCore& core) : core_(&core) {
+        if (core.busy.exchange(true))
+            throw Error(MOLA_ERR_MISUSE,
+                        "Session is busy: another call or a running stream is using it (a session serves one call "
+                        "at a time)");
+    }
+    SessionUse(SessionUse&& other) noexcept : core_(std::exchange(other.core_, nullptr)) {}
+    SessionUse& operator=(SessionUse&&) = delete;
+    ~SessionUse() {
+        if (core_) core_->busy = false;
+    }
+    mola::Session* operator->() const { return &core_->session; }
+    mola::Session& operator*() const { return core_->session; }
+
+private:
+    SessionCore* core_;
+};
 
 inline mola_kv_dtype kv_dtype(const std::string& s) {
     if (s == "bf16") return MOLA_KV_BF16;
@@ -256,26 +287,27 @@ public:
     // outlive the session and its forks.
     explicit Session(const Model& model, const SessionOptions& options = SessionOptions(),
                      PrefillProgress* progress = nullptr)
-        : s_(std::make_shared<mola::Session>(model.get(), params(options, progress))) {}
+        : s_(std::make_shared<detail::SessionCore>(mola::Session(model.get(), params(options, progress)))) {}
 
     // A session saved by save(); options.n_ctx 0 = the saved one's.
     static Session load(const Model& model, const std::string& path, const SessionOptions& options = SessionOptions(),
                         PrefillProgress* progress = nullptr) {
-        return Session(std::make_shared<mola::Session>(mola::Session::load(model.get(), path, params(options, progress))));
+        return Session(std::make_shared<detail::SessionCore>(
+            mola::Session::load(model.get(), path, params(options, progress))));
     }
     // Saves atomically (a crash mid-save keeps the previous file).
-    void save(const std::string& path) const { get().save(path); }
+    void save(const std::string& path) const { get()->save(path); }
 
-    void append(const std::vector<int32_t>& tokens) { get().append(tokens); }
+    void append(const std::vector<int32_t>& tokens) { get()->append(tokens); }
     // The logits after the last token (n_vocab floats).
-    std::vector<float> logits() const { return get().logits(); }
+    std::vector<float> logits() const { return get()->logits(); }
     // Keeps the first n_tokens tokens.
     void rewind(int64_t n_tokens) {
         if (n_tokens < 0) throw Error(MOLA_ERR_INVALID_ARG, "Session::rewind: negative token count");
-        get().rewind(size_t(n_tokens));
+        get()->rewind(size_t(n_tokens));
     }
     // A copy-on-write copy sharing this session's cache blocks.
-    Session fork() const { return Session(std::make_shared<mola::Session>(get().fork())); }
+    Session fork() const { return Session(std::make_shared<detail::SessionCore>(get()->fork())); }
 
     // Appends prompt and samples until EOS, a stop string, max_tokens or cancel();
     // sink (may be null) receives the text as it is produced.
@@ -285,7 +317,7 @@ public:
         if (sink) o.stream = [sink](std::string_view text, const std::vector<int32_t>&) {
             return sink->on_text(std::string(text));
         };
-        return result_of(get().generate(prompt, sampler_of(sampler), o));
+        return result_of(get()->generate(prompt, sampler_of(sampler), o));
     }
     // The same, pulled piece by piece (see TextStream). The session is busy until
     // the stream ends or is closed.
@@ -294,17 +326,17 @@ public:
 
     // Stops a running (or the next) generate() or prefill. Safe from any thread.
     void cancel() {
-        if (auto s = s_) s->cancel();
+        if (auto s = s_) s->session.cancel();
     }
 
-    int64_t n_tokens() const { return int64_t(get().n_tokens()); }
-    int64_t n_ctx() const { return int64_t(get().n_ctx()); }
-    int64_t n_vocab() const { return int64_t(get().n_vocab()); }
-    std::vector<int32_t> tokens() const { return get().tokens(); }
+    int64_t n_tokens() const { return int64_t(get()->n_tokens()); }
+    int64_t n_ctx() const { return int64_t(get()->n_ctx()); }
+    int64_t n_vocab() const { return int64_t(get()->n_vocab()); }
+    std::vector<int32_t> tokens() const { return get()->tokens(); }
     // Application bytes saved, loaded and forked with the session.
-    void set_metadata(const std::vector<uint8_t>& data) { get().set_metadata(std::string(data.begin(), data.end())); }
+    void set_metadata(const std::vector<uint8_t>& data) { get()->set_metadata(std::string(data.begin(), data.end())); }
     std::vector<uint8_t> metadata() const {
-        const std::string m = get().metadata();
+        const std::string m = get()->metadata();
         return std::vector<uint8_t>(m.begin(), m.end());
     }
 
@@ -350,7 +382,7 @@ public:
 private:
     friend class Batch;
     friend class TextStream;
-    explicit Session(std::shared_ptr<mola::Session> s) : s_(std::move(s)) {}
+    explicit Session(std::shared_ptr<detail::SessionCore> s) : s_(std::move(s)) {}
     static mola::SessionParams params(const SessionOptions& o, PrefillProgress* progress) {
         mola::SessionParams p;
         p.n_ctx = o.n_ctx;
@@ -367,8 +399,8 @@ private:
             };
         return p;
     }
-    mola::Session& get() const { return detail::open(s_, "Session"); }
-    std::shared_ptr<mola::Session> s_;
+    detail::SessionUse get() const { return detail::SessionUse(detail::open(s_, "Session")); }
+    std::shared_ptr<detail::SessionCore> s_;
 };
 
 // Generation pulled piece by piece: a native thread runs generate() and queues
@@ -415,7 +447,8 @@ public:
 private:
     friend class Session;
     struct State {
-        std::shared_ptr<mola::Session> session;
+        std::shared_ptr<detail::SessionCore> session;
+        std::unique_ptr<detail::SessionUse> use;  // held by the worker until it ends
         std::atomic<bool> stop{false};
         std::mutex mutex;
         std::condition_variable ready;
@@ -441,9 +474,10 @@ private:
         }
     };
 
-    static TextStream start(std::shared_ptr<mola::Session> session, const std::vector<int32_t>& prompt,
+    static TextStream start(std::shared_ptr<detail::SessionCore> session, const std::vector<int32_t>& prompt,
                             const SamplerOptions& sampler, const GenerateOptions& options) {
         auto st = std::make_shared<State>();
+        st->use = std::make_unique<detail::SessionUse>(*session);  // throws if the session is busy
         st->session = std::move(session);
         State* raw = st.get();
         mola::GenerateOptions o = Session::options_of(options);
@@ -458,11 +492,12 @@ private:
             GenerateResult result;
             std::exception_ptr error;
             try {
-                result = Session::result_of(raw->session->generate(prompt, sp, o));
+                result = Session::result_of(raw->session->session.generate(prompt, sp, o));
             } catch (...) {
                 error = std::current_exception();
             }
             std::lock_guard<std::mutex> lock(raw->mutex);
+            raw->use.reset();  // the session is free before next() reports the end
             raw->result = std::move(result);
             raw->error = error;
             raw->done = true;
@@ -482,7 +517,7 @@ private:
 
 inline TextStream Session::stream(const std::vector<int32_t>& prompt, const SamplerOptions& sampler,
                                   const GenerateOptions& options) {
-    get();  // throws if closed
+    detail::open(s_, "Session");  // throws if closed
     return TextStream::start(s_, prompt, sampler, options);
 }
 
@@ -493,8 +528,13 @@ public:
         : b_(std::make_shared<mola::Batch>(model.get(), max_sessions > 0 ? size_t(max_sessions) : 0)) {}
     // Appends tokens[i] to sessions[i] and computes its logits, all or none.
     void decode(const std::vector<Session>& sessions, const std::vector<int32_t>& tokens) {
+        std::vector<detail::SessionUse> uses;
+        uses.reserve(sessions.size());
         std::vector<mola::Session*> handles;
-        for (const Session& s : sessions) handles.push_back(&s.get());
+        for (const Session& s : sessions) {
+            uses.push_back(s.get());
+            handles.push_back(&*uses.back());
+        }
         detail::open(b_, "Batch").decode(handles, tokens);
     }
     void close() { b_.reset(); }

@@ -164,6 +164,17 @@ def test_errors(tmp_path, model):
     assert issubclass(mola.FileError, OSError) and issubclass(mola.ClosedError, mola.Error)
 
 
+def test_a_session_serves_one_call_at_a_time(model):
+    with model.session() as s:
+        gen = s.generate(PROMPT, max_tokens=0, ignore_eos=True)
+        next(gen)
+        with pytest.raises(mola.MisuseError, match="busy"):
+            s.append([5])
+        gen.cancel()
+        list(gen)
+        s.append([5])  # free again once the stream has ended
+
+
 def test_fork_save_load(tmp_path, model):
     np = pytest.importorskip("numpy")
     path = tmp_path / "session.mola"
