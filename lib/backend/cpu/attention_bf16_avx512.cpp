@@ -1,5 +1,5 @@
-// attention_bf16_avx512.cpp: absorbed MLA attention over a BF16 latent cache, with
-// AVX512_BF16 dot products (vdpbf16ps) for the value product.
+// attention_bf16_avx512.cpp: absorbed MLA attention over a BF16 or FP8 latent
+// cache, with AVX512_BF16 dot products (vdpbf16ps) for the value product.
 //
 // At long contexts decode is bound by this attention, not by memory: every cached
 // token costs each head d_c + d_r multiply-adds for its score and d_c for its
@@ -9,6 +9,10 @@
 // product, as DeepSeek's reference does (inference/model.py casts the softmax to
 // the activations' bf16 before multiplying the cache); there vdpbf16ps does 32
 // products per instruction, 1.7x the multiply-adds per cycle of fp32 FMA on Zen 4.
+//
+// An FP8 cache's latents (e4m3 with a scale per token) are exact in bf16 once
+// scaled by 2^-8; the 2^8 and the token's scale go into its weight before that
+// is rounded to bf16.
 //
 // Layout, for one group of up to 16 query-head rows:
 //   scores  lanes are rows. The queries are transposed once ([dim][16 rows]); a
@@ -103,15 +107,39 @@ void bf16_to_float(const uint16_t* x, int64_t n, float* out) {
     }
 }
 
+// Sixteen e4m3 bytes as floats worth value * 2^-8 (the byte moved into an IEEE
+// half with the same layout; see kernels_avx512.cpp), exact.
+__m512 fp8x16_to_ps(const uint8_t* p) {
+    __m256i w = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    w = _mm256_and_si256(_mm256_slli_epi16(w, 7), _mm256_set1_epi16(short(0xBF80)));
+    return _mm512_cvtph_ps(w);
+}
+
+// n latents of one key (n a multiple of 16) as floats: BF16, or FP8 e4m3 times
+// the key's scale (scale != nullptr).
+void latent_to_float(const void* row, const float* scale, int64_t n, float* out) {
+    if (!scale) return bf16_to_float(static_cast<const uint16_t*>(row), n, out);
+    const __m512 unit = _mm512_set1_ps(*scale * 256.0f);
+    for (int64_t i = 0; i < n; i += kLanes)
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(fp8x16_to_ps(static_cast<const uint8_t*>(row) + i), unit));
+}
+
+// Sixteen latents of one key from dim c, as bf16 bits: BF16 as stored; FP8 as its
+// value * 2^-8 (exact in bf16: the 2^8 and the key's scale go into its weight).
+__m256i latent_bf16x16(const void* row, bool fp8, int64_t c) {
+    if (!fp8) return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(row) + c));
+    return (__m256i)_mm512_cvtneps_pbh(fp8x16_to_ps(static_cast<const uint8_t*>(row) + c));
+}
+
 // Scores of the tile's m keys for the packed rows, fp32 like the reference's
 // scores: s[j] = scale * (q_lat . latent_j + q_rope . rope_j), lanes are rows.
 // The keys are first converted into kf ([kTile][d_c + d_r] floats), then each
 // query vector is loaded once per kScoreKeys keys (one accumulator each).
-void score_tile(const float* qt, const uint16_t* const* lat, const uint16_t* const* rope, int64_t m, int64_t d_c,
-                int64_t d_r, float scale, float* kf, __m512* s) {
+void score_tile(const float* qt, const void* const* lat, const float* const* lat_scales,
+                const uint16_t* const* rope, int64_t m, int64_t d_c, int64_t d_r, float scale, float* kf, __m512* s) {
     const int64_t d = d_c + d_r;
     for (int64_t j = 0; j < m; ++j) {
-        bf16_to_float(lat[j], d_c, kf + j * d);
+        latent_to_float(lat[j], lat_scales ? lat_scales[j] : nullptr, d_c, kf + j * d);
         const int64_t tail = d_r % kLanes;  // d_r is even but may not fill a vector
         bf16_to_float(rope[j], d_r - tail, kf + j * d + d_c);
         for (int64_t c = d_r - tail; c < d_r; ++c) {
@@ -176,6 +204,7 @@ void attend_bf16_avx512(const Bf16Attention& a) {
     float* o = reinterpret_cast<float*>(w);                      // [16][d_c]
     alignas(64) float rescale[kLanes];
     const __m512 neg_inf = _mm512_set1_ps(-__builtin_inff());
+    const bool fp8 = a.lat_scales != nullptr;
 
     for (int64_t r0 = 0; r0 < a.rows; r0 += kLanes) {
         const int64_t nr = a.rows - r0 < kLanes ? a.rows - r0 : kLanes;
@@ -190,12 +219,13 @@ void attend_bf16_avx512(const Bf16Attention& a) {
             // The next tile's rows start their way from memory into L2 now, so
             // that this tile's arithmetic hides their latency.
             for (int64_t j = k0 + kTile; j < n_keys && j < k0 + 2 * kTile; ++j) {
-                for (int64_t b = 0; b < d_c * 2; b += 64)
+                for (int64_t b = 0; b < d_c * (fp8 ? 1 : 2); b += 64)
                     _mm_prefetch(reinterpret_cast<const char*>(a.lat_rows[j]) + b, _MM_HINT_T1);
                 _mm_prefetch(reinterpret_cast<const char*>(a.rope_rows[j]), _MM_HINT_T1);
                 _mm_prefetch(reinterpret_cast<const char*>(a.rope_rows[j]) + d_r * 2 - 1, _MM_HINT_T1);
             }
-            score_tile(qt, a.lat_rows + k0, a.rope_rows + k0, m, d_c, d_r, a.scale, kf, s);
+            score_tile(qt, a.lat_rows + k0, fp8 ? a.lat_scales + k0 : nullptr, a.rope_rows + k0, m, d_c, d_r, a.scale,
+                       kf, s);
 
             // Online softmax, per lane (row): keys past a row's last key are masked.
             __m512 tile_max = neg_inf;
@@ -214,18 +244,19 @@ void attend_bf16_avx512(const Bf16Attention& a) {
             for (int64_t j = 0; j < m; ++j) tile_sum = _mm512_add_ps(tile_sum, s[j] = exp_ps(_mm512_sub_ps(s[j], base)));
             sum = _mm512_fmadd_ps(sum, _mm512_load_ps(rescale), tile_sum);
             max = new_max;
+            if (fp8)  // the latents go in as value * 2^-8 without their scale
+                for (int64_t j = 0; j < m; ++j) s[j] = _mm512_mul_ps(s[j], _mm512_set1_ps(*a.lat_scales[k0 + j] * 256.0f));
             for (int64_t u = 0; u < n_pairs; ++u)
                 _mm512_store_si512(wp + u * kLanes,
                                    interleave_bf16(s[2 * u], 2 * u + 1 < m ? s[2 * u + 1] : _mm512_setzero_ps()));
 
             // The tile's latents as pairs of neighbouring keys, 16 dims per vector.
             for (int64_t u = 0; u < n_pairs; ++u) {
-                const uint16_t* x = a.lat_rows[k0 + 2 * u];
-                const uint16_t* y = 2 * u + 1 < m ? a.lat_rows[k0 + 2 * u + 1] : nullptr;
+                const void* x = a.lat_rows[k0 + 2 * u];
+                const void* y = 2 * u + 1 < m ? a.lat_rows[k0 + 2 * u + 1] : nullptr;
                 for (int64_t cb = 0; cb < d_c / kLanes; ++cb) {
-                    const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + cb * kLanes));
-                    const __m256i yv =
-                        y ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + cb * kLanes)) : _mm256_setzero_si256();
+                    const __m256i xv = latent_bf16x16(x, fp8, cb * kLanes);
+                    const __m256i yv = y ? latent_bf16x16(y, fp8, cb * kLanes) : _mm256_setzero_si256();
                     _mm512_store_si512(vt + (cb * n_pairs + u) * kLanes, interleave_raw(xv, yv));
                 }
             }

@@ -424,8 +424,8 @@ private:
         const KvLayout& L = *a.cache.layout;
         const int64_t H = a.n_heads, d_c = a.d_c, d_r = a.d_rope, rows = ni * H, mask = L.block_tokens - 1;
         const float neg_inf = -std::numeric_limits<float>::infinity();
-        if (k_.attend_bf16 && L.latent_type == DType::BF16 && L.rope_type == DType::BF16 && d_c % 16 == 0 &&
-            d_r % 2 == 0) {
+        if (k_.attend_bf16 && (L.latent_type == DType::BF16 || L.latent_type == DType::F8_E4M3) &&
+            L.rope_type == DType::BF16 && d_c % 16 == 0 && d_r % 2 == 0) {
             attend_range_bf16(a, q_abs, q_pe, i0, ni, t_begin, t_end, part);
             return;
         }
@@ -486,21 +486,25 @@ private:
         }
     }
 
-    // attend_range on a BF16 cache with the bf16 dot-product kernel: the keys'
+    // attend_range on a BF16 or FP8 cache with the bf16 dot-product kernel: the keys'
     // row addresses and each row's last visible key, then one call.
     void attend_range_bf16(const MlaAttention& a, const float* q_abs, const float* q_pe, int64_t i0, int64_t ni,
                            int64_t t_begin, int64_t t_end, float* part) {
         const KvLayout& L = *a.cache.layout;
         const int64_t H = a.n_heads, rows = ni * H, n_keys = t_end - t_begin, mask = L.block_tokens - 1;
-        thread_local std::vector<const uint16_t*> lat_rows, rope_rows;
+        thread_local std::vector<const void*> lat_rows;
+        thread_local std::vector<const uint16_t*> rope_rows;
+        thread_local std::vector<const float*> lat_scales;
         thread_local std::vector<int32_t> last_key;
         thread_local std::vector<float> work_buf;
-        if (int64_t(lat_rows.size()) < n_keys) lat_rows.resize(size_t(n_keys)), rope_rows.resize(size_t(n_keys));
+        if (int64_t(lat_rows.size()) < n_keys)
+            lat_rows.resize(size_t(n_keys)), rope_rows.resize(size_t(n_keys)), lat_scales.resize(size_t(n_keys));
         if (int64_t(last_key.size()) < rows) last_key.resize(size_t(rows));
         for (int64_t k = 0; k < n_keys; ++k) {
             const int64_t t = t_begin + k, br = t & mask;
             const uint8_t* layer = L.layer_data(a.cache.blocks[t >> L.block_shift], a.cache.layer);
-            lat_rows[size_t(k)] = reinterpret_cast<const uint16_t*>(layer + size_t(br) * L.latent_row_bytes);
+            lat_rows[size_t(k)] = layer + size_t(br) * L.latent_row_bytes;
+            if (L.has_scales()) lat_scales[size_t(k)] = reinterpret_cast<const float*>(layer + L.scale_offset) + br;
             rope_rows[size_t(k)] =
                 reinterpret_cast<const uint16_t*>(layer + L.rope_offset + size_t(br) * L.rope_row_bytes);
         }
@@ -517,6 +521,7 @@ private:
         args.d_r = a.d_rope;
         args.scale = a.scale;
         args.lat_rows = lat_rows.data();
+        args.lat_scales = L.has_scales() ? lat_scales.data() : nullptr;
         args.rope_rows = rope_rows.data();
         args.t_begin = t_begin;
         args.t_end = t_end;

@@ -11,7 +11,7 @@
 namespace mola::cpu {
 
 // Absorbed MLA attention of query-head rows over the keys [t_begin, t_end) of a
-// BF16 latent cache (Kernels::attend_bf16). Writes, per row, the running max of
+// BF16 or FP8 latent cache with BF16 rope keys (Kernels::attend_bf16). Writes, per row, the running max of
 // its scaled scores, the sum of exp(score - max) and the latent rows weighted by
 // those exps ([rows][2 + d_c] floats), as the fp32 path does. A row sees the keys
 // up to last_key[row] (causal); a row that sees none gets max -inf, sum 0 and zeros.
@@ -21,7 +21,8 @@ struct Bf16Attention {
     const int32_t* last_key;  // [rows]
     int64_t rows, d_c, d_r;   // d_c a multiple of 16, d_r even
     float scale;
-    const uint16_t* const* lat_rows;   // [t_end - t_begin]: each key's d_c bf16 latents
+    const void* const* lat_rows;       // [t_end - t_begin]: each key's d_c latents (bf16, or e4m3 bytes)
+    const float* const* lat_scales;    // [t_end - t_begin]: each e4m3 key's scale; nullptr for bf16
     const uint16_t* const* rope_rows;  // [t_end - t_begin]: each key's d_r bf16 rope key
     int64_t t_begin, t_end;
     float* part;  // [rows][2 + d_c]
@@ -62,8 +63,8 @@ struct Kernels {
     void (*axpy_row)(float a, const void* row, DType t, float* y, int64_t n);
     void (*load_row)(const void* row, DType t, float* out, int64_t n);
 
-    // Absorbed attention over BF16 cache rows, the value products with bf16 dot
-    // products (see Bf16Attention); nullptr where the CPU has no AVX512_BF16.
+    // Absorbed attention over BF16 or FP8 cache rows, the value products with bf16
+    // dot products (see Bf16Attention); nullptr where the CPU has no AVX512_BF16.
     void (*attend_bf16)(const Bf16Attention& a);
 };
 
