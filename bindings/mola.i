@@ -56,13 +56,13 @@ static std::string mola_error_text(const mola::Error& e) {
 }
 
 // Cheap calls keep Python's GIL (every other call releases it while native code runs).
-%nothread mola::bind::Session::cancel;
-%nothread mola::bind::TextStream::cancel;
-%nothread mola::bind::TextStream::text;
-%nothread mola::bind::Session::is_closed;
-%nothread mola::bind::Model::is_closed;
-%nothread mola::bind::Tokenizer::is_closed;
-%nothread mola::bind::TextStream::is_closed;
+%feature("nothread") mola::bind::Session::cancel;
+%feature("nothread") mola::bind::TextStream::cancel;
+%feature("nothread") mola::bind::TextStream::text;
+%feature("nothread") mola::bind::Session::is_closed;
+%feature("nothread") mola::bind::Model::is_closed;
+%feature("nothread") mola::bind::Tokenizer::is_closed;
+%feature("nothread") mola::bind::TextStream::is_closed;
 
 // The facade conversions are C++-only.
 %ignore mola::bind::Session::sampler_of;
