@@ -300,8 +300,11 @@ namespace Mola
                 throw;
             }
             if (more) return stream.text();
-            Result = GenerationResult.From(NativeCall.Run(() => stream.result()));
+            GenerationResult result = GenerationResult.From(NativeCall.Run(() => stream.result()));
             Dispose();
+            // A throwing prefill-progress callback ends the stream as cancelled.
+            if (progress != null) progress.Error.RethrowIfAny();
+            Result = result;
             return null;
         }
 
