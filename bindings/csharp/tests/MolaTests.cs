@@ -109,6 +109,15 @@ namespace Mola.Tests
             Assert.AreEqual(Hex(Ref("decoded_hex")), tok.Decode(Prompt, skipSpecial: true));
             const string nonAscii = "héllo wörld ✓ 数字";
             Assert.AreEqual(nonAscii, tok.Decode(tok.Encode(nonAscii, addSpecial: false)));
+            // Non-ASCII text through a callback and an enumerator, too.
+            using (Session s = model.CreateSession())
+            {
+                s.Append(tok.Encode(nonAscii));
+                var seen = new StringBuilder();
+                var options = new GenerateOptions { MaxTokens = 16, Stop = { "ö" }, Seed = 3 };
+                s.Complete(tok.Encode(" ö ✓", addSpecial: false), options, piece => { seen.Append(piece); });
+                foreach (char c in seen.ToString()) Assert.AreNotEqual('\uFFFD', c);
+            }
         }
 
         // 3
@@ -359,7 +368,34 @@ namespace Mola.Tests
             for (int i = 0; i < 1000; i++) cycle();
             Settle();
             long grown = RssKiB() - before;
+            Console.WriteLine("VmRSS growth over 1000 create/destroy cycles: {0} KiB", grown);
             Assert.Less(grown, 8 * 1024, "RSS grew by " + grown + " KiB over 1000 cycles");
+        }
+
+        // The finalizers are a safety net: handles nobody disposed (a generation still
+        // prefilling on its native thread with a progress callback included) are
+        // released by the GC without a crash, and disposing after finalization is a no-op.
+        [Test]
+        public void UndisposedHandlesAreFinalizedSafely()
+        {
+            var disposedLater = new List<IDisposable>();
+            for (int i = 0; i < 20; i++) Abandon(disposedLater);
+            Settle();
+            foreach (IDisposable d in disposedLater) d.Dispose();
+            using (Session s = model.CreateSession())
+                Assert.AreEqual("length", s.Complete(Prompt, Seeded()).FinishReason);
+        }
+
+        void Abandon(List<IDisposable> disposedLater)
+        {
+            var options = new SessionOptions { BatchSize = 2, PrefillProgress = (done, total) => true };
+            Session s = model.CreateSession(options);
+            s.Append(Prompt.Take(3));
+            Session fork = s.Fork();
+            fork.Generate(Prompt, new GenerateOptions { MaxTokens = 0, IgnoreEos = true });
+            new Batch(model, 2);
+            new Tokenizer(ModelDir).Encode("x");
+            disposedLater.Add(new Model(ModelDir, new ModelOptions { Threads = 1 }).CreateSession());
         }
 
         static void Settle()
