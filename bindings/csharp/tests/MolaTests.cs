@@ -274,6 +274,23 @@ namespace Mola.Tests
             Assert.Throws<ArgumentNullException>(() => new Model(null));
         }
 
+        [Test]
+        public void ASessionServesOneCallAtATime()
+        {
+            using (Session s = model.CreateSession())
+            {
+                Generation gen = s.Generate(Prompt, new GenerateOptions { MaxTokens = 0, IgnoreEos = true });
+                using (IEnumerator<string> pieces = gen.GetEnumerator())
+                {
+                    Assert.IsTrue(pieces.MoveNext());
+                    StringAssert.Contains("busy", Assert.Throws<MolaMisuseException>(() => s.Append(new[] { 5 })).Message);
+                    gen.Cancel();
+                    while (pieces.MoveNext()) { }
+                }
+                s.Append(new[] { 5 });  // free again once the stream has ended
+            }
+        }
+
         // 9
         [Test]
         public void ForkSaveAndLoad()
