@@ -56,7 +56,8 @@
   if ($result && !$1->empty())
     jenv->SetByteArrayRegion($result, 0, jsize($1->size()), reinterpret_cast<const jbyte*>($1->data()));
 %}
-%typemap(directorin, descriptor="[B") const std::string& %{
+// The descriptor is the Java method's (String), not the JNI upcall's (byte[]).
+%typemap(directorin, descriptor="Ljava/lang/String;") const std::string& %{
   $input = jenv->NewByteArray(jsize($1.size()));
   if ($input && !$1.empty())
     jenv->SetByteArrayRegion($input, 0, jsize($1.size()), reinterpret_cast<const jbyte*>($1.data()));

@@ -40,6 +40,8 @@ public final class Generation extends NativeHandle<dev.mola.internal.TextStream>
         result = GenerationResult.of(use(dev.mola.internal.TextStream::result));
         ended = true;
         close();
+        // A prefill listener that threw ended the generation as "cancelled": it wins.
+        if (progress != null) progress.guard.rethrow();
         return false;
     }
 

@@ -286,6 +286,39 @@ class MolaTest {
                 () -> model.newSession(new SessionOptions().overflow("sideways")));
     }
 
+    @Test
+    void aSessionServesOneCallAtATime() {
+        try (Session s = model.newSession()) {
+            try (Generation gen = s.generate(prompt, new GenerateOptions().maxTokens(0).ignoreEos(true))) {
+                gen.next();
+                MisuseException busy = assertThrows(MisuseException.class, () -> s.append(new int[] {5}));
+                assertTrue(busy.getMessage().contains("busy"), busy.getMessage());
+                gen.cancel();
+                gen.forEachRemaining(p -> {});
+            }
+            s.append(new int[] {5});  // free again once the stream has ended
+        }
+    }
+
+    @Test
+    void closingAHandleFromItsOwnListenerStopsTheCallSafely() {
+        Session s = model.newSession();
+        GenerationResult r = s.complete(prompt, new GenerateOptions().maxTokens(0).ignoreEos(true), piece -> {
+            s.close();  // the native session lives until complete() returns
+            return true;
+        });
+        assertEquals(FinishReason.CANCELLED, r.finishReason());
+        assertTrue(s.isClosed());
+        assertThrows(ClosedException.class, s::nTokens);
+
+        try (Session t = model.newSession()) {
+            Generation gen = t.generate(prompt, new GenerateOptions().maxTokens(0).ignoreEos(true));
+            gen.next();
+            gen.close();
+            assertThrows(ClosedException.class, gen::hasNext);
+        }
+    }
+
     // 9
     @Test
     void forkSaveAndLoad(@TempDir Path tmp) throws IOException {
@@ -371,6 +404,7 @@ class MolaTest {
         for (int i = 0; i < 1000; i++) cycle.run();
         System.gc();
         long grown = rssKib() - before;
+        System.out.println("VmRSS growth over 1000 create/destroy cycles: " + grown + " KiB");
         assertTrue(grown < 8 * 1024, "RSS grew by " + grown + " KiB over 1000 cycles");
     }
 
