@@ -24,12 +24,29 @@ final class Bridges {
         }
     }
 
+    // Native sessions (a session, its forks, a running generation) call this one
+    // during prefills: its native half is freed when the last of their handles is
+    // closed, never by the garbage collector while one of them may still call it.
     static final class Prefill extends dev.mola.internal.PrefillProgress {
         final CallbackGuard guard = new CallbackGuard();
         private final PrefillProgressListener listener;
+        private int users;
 
         Prefill(PrefillProgressListener listener) {
             this.listener = listener;
+        }
+
+        synchronized void retain() {
+            users++;
+        }
+
+        synchronized void release() {
+            if (--users == 0) super.delete();
+        }
+
+        @Override
+        public synchronized void delete() {
+            if (users == 0) super.delete();
         }
 
         @Override

@@ -17,6 +17,7 @@ public final class Generation extends NativeHandle<dev.mola.internal.TextStream>
         super("Generation");
         this.progress = progress;
         adopt(stream);
+        if (progress != null) progress.retain();
     }
 
     /** Waits for the next piece; false at the end (then result() is ready). */
@@ -77,7 +78,8 @@ public final class Generation extends NativeHandle<dev.mola.internal.TextStream>
 
     @Override
     void destroy(dev.mola.internal.TextStream s) {
-        s.close();
+        s.close();  // stops and joins the generation's thread
         s.delete();
+        if (progress != null) progress.release();
     }
 }

@@ -23,6 +23,7 @@ public final class Session extends NativeHandle<dev.mola.internal.Session> {
         } finally {
             o.delete();
         }
+        if (progress != null) progress.retain();
     }
 
     private Session(Model model, dev.mola.internal.Session native_, Bridges.Prefill progress) {
@@ -30,6 +31,7 @@ public final class Session extends NativeHandle<dev.mola.internal.Session> {
         this.model = model;
         this.progress = progress;
         adopt(native_);
+        if (progress != null) progress.retain();
     }
 
     /** A session saved by save(), restored exactly; BadFormatException names a damaged file. */
@@ -204,5 +206,6 @@ public final class Session extends NativeHandle<dev.mola.internal.Session> {
     void destroy(dev.mola.internal.Session s) {
         s.close();
         s.delete();
+        if (progress != null) progress.release();
     }
 }
