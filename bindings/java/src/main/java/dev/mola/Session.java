@@ -86,7 +86,8 @@ public final class Session extends NativeHandle<dev.mola.internal.Session> {
 
     /**
      * Appends the prompt and generates; iterate the Generation for the text as it comes.
-     * The session is busy until the generation ends or is closed.
+     * The session is busy until the generation ends or is closed: open it with
+     * try-with-resources when you may stop reading early, since it runs on otherwise.
      */
     public Generation generate(int[] prompt, GenerateOptions options) {
         dev.mola.internal.SamplerOptions sampler = options.sampler();

@@ -284,6 +284,12 @@ class MolaTest {
                 () -> new Model(modelDir, new ModelOptions().kvCacheDtype("int3")));
         assertThrows(InvalidArgumentException.class,
                 () -> model.newSession(new SessionOptions().overflow("sideways")));
+        // Null arguments are Java's NullPointerException, raised before or by the native layer.
+        assertThrows(NullPointerException.class, () -> model.tokenizer().encode(null));
+        try (Session s = model.newSession()) {
+            assertThrows(NullPointerException.class, () -> s.append((int[]) null));
+            assertThrows(NullPointerException.class, () -> s.setMetadata(null));
+        }
     }
 
     @Test
