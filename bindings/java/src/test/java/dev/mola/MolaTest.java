@@ -325,6 +325,23 @@ class MolaTest {
         }
     }
 
+    @Test
+    @SuppressWarnings("removal")
+    void handlesLeftUnclosedAreFinalizedSafely() {
+        for (int i = 0; i < 20; i++) {
+            Session s = model.newSession(new SessionOptions().onPrefill((done, total) -> true));
+            s.append(prompt);
+            Session child = s.fork();
+            Generation g = child.generate(new GenerateOptions().maxTokens(0).ignoreEos(true));
+            g.next();  // left running: its finalizer stops and joins it
+        }
+        System.gc();
+        System.runFinalization();
+        try (Session s = model.newSession()) {
+            assertArrayEquals(generated, s.complete(prompt, referenceOptions()).tokens());
+        }
+    }
+
     // 9
     @Test
     void forkSaveAndLoad(@TempDir Path tmp) throws IOException {
