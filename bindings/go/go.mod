@@ -1,0 +1,3 @@
+module mola.dev/mola
+
+go 1.19
