@@ -186,3 +186,9 @@ func isStatus(err error, status Status) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Status == status
 }
+
+// trimNativeHeap hands the C allocator's free pages back to the system (for the
+// memory test: RSS then counts live native memory, not the allocator's caches).
+func trimNativeHeap() {
+	_ = nativeCall(func() { native.Trim_native_heap() })
+}

@@ -51,3 +51,15 @@ inline std::string take_error() {
 }
 %}
 %exception mola_go::take_error;
+
+// Tests measure native memory through RSS: malloc_trim returns the allocator's
+// free pages first, so that pages freed on one of the many threads cgo runs on
+// (and kept by that thread's malloc arena) do not read as growth.
+%{
+#include <malloc.h>
+%}
+%inline %{
+namespace mola_go {
+inline void trim_native_heap() { malloc_trim(0); }
+}
+%}

@@ -18,7 +18,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 type reference struct {
@@ -535,9 +534,12 @@ func TestCreateDestroyCyclesDoNotGrowMemory(t *testing.T) {
 		m.mu.RUnlock()
 		must(tok, err).Close()
 	}
+	// RSS counts what Go's heap and the C allocator keep cached too: hand both
+	// back first, so that only live memory is compared.
 	settle := func() {
 		runtime.GC()
-		time.Sleep(10 * time.Millisecond)
+		debug.FreeOSMemory()
+		trimNativeHeap()
 	}
 	for i := 0; i < 100; i++ { // warm-up: pools and caches reach their steady size
 		cycle()
@@ -548,7 +550,9 @@ func TestCreateDestroyCyclesDoNotGrowMemory(t *testing.T) {
 		cycle()
 	}
 	settle()
-	if grown := rssKiB(t) - before; grown >= 8*1024 {
+	grown := rssKiB(t) - before
+	if grown >= 8*1024 {
 		t.Fatalf("RSS grew by %d KiB over 1000 cycles", grown)
 	}
+	t.Logf("RSS grew by %d KiB over 1000 cycles", grown)
 }
