@@ -412,6 +412,24 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// A session serves one call at a time: a call during a running stream is refused.
+func TestASessionServesOneCallAtATime(t *testing.T) {
+	defer guard(t)
+	r := refs(t)
+	s := openSession(t, model(t))
+	pieces, wait := s.Stream(context.Background(), Tokens(r.prompt), WithMaxTokens(0), WithIgnoreEOS(true))
+	<-pieces
+	if err := s.Append(Tokens{5}); !errors.Is(err, ErrMisuse) || !strings.Contains(err.Error(), "busy") {
+		t.Fatalf("append during a stream gave %v", err)
+	}
+	s.Cancel()
+	res, err := wait()
+	if err != nil || res.FinishReason != "cancelled" {
+		t.Fatalf("the cancelled stream ended with %v, %q", err, res.FinishReason)
+	}
+	check(s.Append(Tokens{5})) // free again once the stream has ended
+}
+
 // 9. Fork, save and load.
 func TestForkSaveLoad(t *testing.T) {
 	defer guard(t)

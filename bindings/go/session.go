@@ -228,11 +228,14 @@ func (s *Session) Close() error {
 	return nil
 }
 
-// Cancel stops a running generation, stream or prefill of this session; with
-// none running, the next one stops at once. Safe from any goroutine.
+// Cancel stops a running generation or prefill of this session; with none
+// running, the next one stops at once. A running Stream stops at its next piece
+// (a prefill in progress finishes first), and leaves nothing pending for the
+// next call. Safe from any goroutine.
 func (s *Session) Cancel() {
 	if st, ok := s.streaming.Load().(*streamHandle); ok && st != nil {
 		st.cancel()
+		return
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -581,9 +584,10 @@ func (s *Session) Generate(ctx context.Context, prompt Prompt, options ...Genera
 // streamHandle is a running native TextStream; cancel is safe from any goroutine
 // until the stream is closed.
 type streamHandle struct {
-	mu     sync.Mutex
-	h      native.TextStream
-	closed bool
+	mu        sync.Mutex
+	h         native.TextStream
+	closed    bool
+	cancelled chan struct{} // closed by the first cancel: the pieces stop flowing
 }
 
 func (st *streamHandle) cancel() {
@@ -591,6 +595,11 @@ func (st *streamHandle) cancel() {
 	defer st.mu.Unlock()
 	if !st.closed {
 		st.h.Cancel()
+	}
+	select {
+	case <-st.cancelled:
+	default:
+		close(st.cancelled)
 	}
 }
 
@@ -650,7 +659,7 @@ func (s *Session) Stream(ctx context.Context, prompt Prompt, options ...Generate
 		s.mu.RUnlock()
 		return fail(err)
 	}
-	st := &streamHandle{}
+	st := &streamHandle{cancelled: make(chan struct{})}
 	if err := nativeCall(func() {
 		v := toIntVector(tokens)
 		defer native.DeleteIntVector(v)
@@ -690,13 +699,17 @@ func (s *Session) Stream(ctx context.Context, prompt Prompt, options ...Generate
 			if err != nil || !more {
 				break
 			}
-			if ctx.Err() != nil {
-				continue // cancelled: run out the pieces already queued
+			select {
+			case <-st.cancelled:
+				continue // run out the pieces already queued; nobody need read them
+			default:
 			}
+			// A reader that went away is released by ctx, Cancel or Close.
 			select {
 			case pieces <- piece:
 			case <-ctx.Done():
 				st.cancel()
+			case <-st.cancelled:
 			}
 		}
 		if err == nil {

@@ -1,15 +1,15 @@
-// Streaming chat with mola: reads your lines from stdin (or takes one message
-// from the command line), formats the conversation with the model's chat
-// template and streams each answer as it is generated.
+// A streaming chat with mola from Go: each line you type is a user turn; the
+// answer streams back piece by piece (Ctrl-C stops an answer, Ctrl-D quits). The
+// conversation's common prefix is not recomputed: each turn's new session takes
+// it from the model's prefix cache.
 //
-// Run (after building, from the build directory):
-//
-//	bindings/go/samples/bin/chat ../share/models/mola-tiny-code [message]
+//	build/bindings/go/samples/bin/chat [-max-tokens N] [MODEL_DIR]
 package main
 
 import (
 	"bufio"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -19,19 +19,20 @@ import (
 )
 
 func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: chat MODEL_DIR [message]")
-		os.Exit(2)
+	maxTokens := flag.Int("max-tokens", 128, "longest answer in tokens")
+	seed := flag.Int64("seed", 0, "sampling seed")
+	flag.Parse()
+	modelDir := "share/models/mola-tiny-code"
+	if flag.NArg() > 0 {
+		modelDir = flag.Arg(0)
 	}
-	if err := run(os.Args[1], strings.Join(os.Args[2:], " ")); err != nil {
+	if err := chat(modelDir, *maxTokens, *seed); err != nil {
 		fmt.Fprintln(os.Stderr, "chat:", err)
 		os.Exit(1)
 	}
 }
 
-func run(modelDir, message string) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt) // Ctrl-C stops an answer
-	defer stop()
+func chat(modelDir string, maxTokens int, seed int64) error {
 	model, err := mola.Load(modelDir)
 	if err != nil {
 		return err
@@ -41,43 +42,44 @@ func run(modelDir, message string) error {
 	if err != nil {
 		return err
 	}
-
-	var history []mola.ChatMessage
+	var conversation []mola.ChatMessage
+	fmt.Fprintln(os.Stderr, "mola chat: type a message, Ctrl-D to quit")
 	lines := bufio.NewScanner(os.Stdin)
-	for {
-		if message == "" {
-			fmt.Print("you> ")
-			if !lines.Scan() {
-				fmt.Println()
-				return lines.Err()
-			}
-			message = lines.Text()
+	for lines.Scan() {
+		line := strings.TrimSpace(lines.Text())
+		if line == "" {
+			continue
 		}
-		history = append(history, mola.ChatMessage{Role: "user", Content: message})
-		message = ""
-		// Each turn re-renders the whole conversation; a fresh session keeps it simple.
-		prompt, err := tokenizer.ApplyChat(history, true)
+		conversation = append(conversation, mola.ChatMessage{Role: "user", Content: line})
+		prompt, err := tokenizer.ApplyChat(conversation, true)
 		if err != nil {
 			return err
 		}
-		session, err := model.NewSession()
+		answer, err := streamAnswer(model, prompt, maxTokens, seed)
 		if err != nil {
 			return err
 		}
-		fmt.Print("assistant> ")
-		pieces, wait := session.Stream(ctx, mola.Text(prompt), mola.WithMaxTokens(128))
-		for piece := range pieces {
-			fmt.Print(piece)
-		}
-		fmt.Println()
-		answer, err := wait()
-		session.Close()
-		if err != nil {
-			return err
-		}
-		history = append(history, mola.ChatMessage{Role: "assistant", Content: answer.Text})
-		if len(os.Args) > 2 {
-			return nil // one message from the command line: one answer
-		}
+		conversation = append(conversation, mola.ChatMessage{Role: "assistant", Content: answer})
 	}
+	return lines.Err()
+}
+
+func streamAnswer(model *mola.Model, prompt string, maxTokens int, seed int64) (string, error) {
+	session, err := model.NewSession(mola.WithContextSize(2048))
+	if err != nil {
+		return "", err
+	}
+	defer session.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	pieces, wait := session.Stream(ctx, mola.Text(prompt), mola.WithMaxTokens(maxTokens), mola.WithSeed(seed))
+	for piece := range pieces {
+		fmt.Print(piece)
+	}
+	fmt.Println()
+	result, err := wait()
+	if ctx.Err() != nil {
+		err = nil // Ctrl-C ends this answer, not the chat
+	}
+	return result.Text, err
 }

@@ -1,13 +1,13 @@
-// Fill-in-the-middle completion as an editor plugin calls it: the text before
-// and after the cursor go in, the code for the gap comes out on stdout.
+// Fill-in-the-middle from Go, as an IDE plugin calls it: the code before and
+// after the cursor in, the completion for the cursor out (stopping at a blank
+// line; \n in the flags are newlines).
 //
-// Run (after building, from the build directory; \n in the arguments are newlines):
-//
-//	bindings/go/samples/bin/fim ../share/models/mola-tiny-code 'def add(a, b):\n    ' '\n    return result\n'
+//	build/bindings/go/samples/bin/fim -prefix 'def area(r):\n    return ' -suffix '\n\nprint(area(2))\n' [MODEL_DIR]
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -17,45 +17,48 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 4 {
-		fmt.Fprintln(os.Stderr, "usage: fim MODEL_DIR PREFIX SUFFIX")
-		os.Exit(2)
+	prefix := flag.String("prefix", `def area(r):\n    return `, "the code before the cursor")
+	suffix := flag.String("suffix", `\n\nprint(area(2))\n`, "the code after the cursor")
+	maxTokens := flag.Int("max-tokens", 48, "longest completion in tokens")
+	flag.Parse()
+	modelDir := "share/models/mola-tiny-code"
+	if flag.NArg() > 0 {
+		modelDir = flag.Arg(0)
 	}
 	unescape := strings.NewReplacer(`\n`, "\n", `\t`, "\t")
-	middle, err := complete(os.Args[1], unescape.Replace(os.Args[2]), unescape.Replace(os.Args[3]))
+	before, after := unescape.Replace(*prefix), unescape.Replace(*suffix)
+	result, err := complete(modelDir, before, after, *maxTokens)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fim:", err)
 		os.Exit(1)
 	}
-	fmt.Println(middle)
+	fmt.Print(before + result.Text + after)
+	fmt.Printf("-- %d tokens, %s, first token after %.0f ms\n",
+		result.NGeneratedTokens, result.FinishReason, result.TimeToFirstTokenMs)
 }
 
-func complete(modelDir, prefix, suffix string) (string, error) {
+func complete(modelDir, prefix, suffix string, maxTokens int) (mola.Result, error) {
 	model, err := mola.Load(modelDir)
 	if err != nil {
-		return "", err
+		return mola.Result{}, err
 	}
 	defer model.Close()
 	tokenizer, err := model.Tokenizer()
 	if err != nil {
-		return "", err
+		return mola.Result{}, err
 	}
 	prompt, err := tokenizer.BuildFIM(prefix, suffix, mola.FIMPrefixSuffixMiddle)
 	if err != nil {
-		return "", err
+		return mola.Result{}, err
 	}
 	session, err := model.NewSession()
 	if err != nil {
-		return "", err
+		return mola.Result{}, err
 	}
 	defer session.Close()
-	// An editor gives up on a suggestion that takes too long.
+	// An editor drops a suggestion that comes too late.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	result, err := session.Generate(ctx, mola.Text(prompt), mola.WithMaxTokens(48),
-		mola.WithStop("\n\n", "\ndef "), mola.WithTemperature(0))
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimRight(result.Text, "\n"), nil
+	return session.Generate(ctx, mola.Text(prompt), mola.WithMaxTokens(maxTokens), mola.WithStop("\n\n"),
+		mola.WithTemperature(0.2), mola.WithSeed(1))
 }
