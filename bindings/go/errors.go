@@ -181,7 +181,7 @@ func closedError(what string) error {
 	return &Error{Status: StatusMisuse, Closed: true, Message: what + " is closed"}
 }
 
-// isError reports whether err is a *Error of the given status.
+// isStatus reports whether err is a *Error of the given status.
 func isStatus(err error, status Status) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Status == status

@@ -341,6 +341,14 @@ func TestCallbackThatPanics(t *testing.T) {
 	if must(p.NTokens()) != 0 {
 		t.Fatal("the failed prefill left tokens")
 	}
+	// The same callback failing inside a stream's prefill (on the stream's native
+	// thread) reaches the caller through wait.
+	pieces, wait := p.Stream(context.Background(), Tokens(r.prompt), WithMaxTokens(4))
+	for range pieces {
+	}
+	if _, err := wait(); !errors.As(err, &cb) || cb.Panic != "from the prefill" {
+		t.Fatalf("panic in the prefill callback of a stream gave %v", err)
+	}
 
 	_, err = Load(r.modelDir, WithLoadProgress(func(float64) error { panic(&boom{"load"}) }))
 	if !errors.As(err, &b) || b.where != "load" {

@@ -614,10 +614,11 @@ func (st *streamHandle) close() {
 }
 
 // Stream is Generate delivering the text through a channel: receive pieces until
-// it closes, then call wait for the Result. Cancelling ctx (or Session.Cancel)
-// stops the generation; wait then returns the partial Result and ctx.Err(). wait
-// may be called early: it discards the remaining pieces. The session is busy
-// until the channel closes.
+// it closes, then call wait for the Result. Cancelling ctx stops the generation
+// at its next piece and wait returns the partial Result (FinishReason
+// "cancelled") with ctx.Err(); Session.Cancel does the same without the error.
+// wait may be called early: it discards the remaining pieces. The session is
+// busy (other calls fail with ErrMisuse) until the channel closes.
 //
 //	pieces, wait := session.Stream(ctx, mola.Text("def f(x):"), mola.WithMaxTokens(64))
 //	for piece := range pieces {
