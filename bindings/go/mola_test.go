@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 type reference struct {
@@ -436,6 +437,26 @@ func TestASessionServesOneCallAtATime(t *testing.T) {
 		t.Fatalf("the cancelled stream ended with %v, %q", err, res.FinishReason)
 	}
 	check(s.Append(Tokens{5})) // free again once the stream has ended
+}
+
+// Handles never closed are released by their finalizers, in whatever order the
+// collector runs them.
+func TestUnclosedHandlesAreFinalizedSafely(t *testing.T) {
+	defer guard(t)
+	r := refs(t)
+	for i := 0; i < 20; i++ {
+		m := must(Load(r.modelDir, WithThreads(1)))
+		s := must(m.NewSession(WithPrefillProgress(func(int64, int64) error { return nil })))
+		check(s.Append(Tokens(r.prompt)))
+		must(s.Fork())
+		must(m.Tokenizer())
+		must(NewBatch(m, 2))
+	}
+	for i := 0; i < 5; i++ {
+		runtime.GC()
+		time.Sleep(20 * time.Millisecond)
+	}
+	check(model(t).ClearPrefixCache()) // the shared model still works
 }
 
 // 9. Fork, save and load.
