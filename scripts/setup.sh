@@ -8,7 +8,9 @@ packages=(cmake g++ ninja-build pkg-config catch2 nlohmann-json3-dev binutils
           libpcre2-dev libsentencepiece-dev libutf8proc-dev zlib1g-dev libssl-dev python3 python3-pip
           # the bindings: SWIG, Python's headers, a JDK with JUnit 5, Mono with NUnit, Go; valgrind
           swig python3-dev openjdk-17-jdk-headless junit5 mono-mcs mono-devel nunit-console
-          libnunit-cil-dev golang-go valgrind)
+          libnunit-cil-dev golang-go valgrind
+          # the packages and their proof: dpkg-dev (CPack's shlibdeps), lintian, rpm
+          dpkg-dev lintian rpm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
