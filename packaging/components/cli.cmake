@@ -15,4 +15,4 @@ set(CPACK_RPM_CLI_PACKAGE_NAME mola)
 set(CPACK_RPM_CLI_PACKAGE_SUMMARY "Embeddable inference SDK for DeepSeek-class models (command-line tool)")
 set(CPACK_RPM_CLI_PACKAGE_GROUP "Applications/Engineering")
 set(CPACK_RPM_CLI_PACKAGE_REQUIRES
-  "libmola${MOLA_ABI_VERSION} = ${PROJECT_VERSION}-${CPACK_RPM_PACKAGE_RELEASE}")
+  "libmola${MOLA_ABI_VERSION} = ${PROJECT_VERSION}")

@@ -16,4 +16,4 @@ set(CPACK_RPM_DEV_PACKAGE_NAME libmola-devel)
 set(CPACK_RPM_DEV_PACKAGE_SUMMARY "Embeddable inference SDK for DeepSeek-class models (development files)")
 set(CPACK_RPM_DEV_PACKAGE_GROUP "Development/Libraries")
 set(CPACK_RPM_DEV_PACKAGE_REQUIRES
-  "libmola${MOLA_ABI_VERSION} = ${PROJECT_VERSION}-${CPACK_RPM_PACKAGE_RELEASE}, pkgconfig")
+  "libmola${MOLA_ABI_VERSION} = ${PROJECT_VERSION}, pkgconfig")
