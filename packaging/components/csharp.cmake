@@ -24,4 +24,8 @@ set(CPACK_RPM_CSHARP_PACKAGE_NAME mola-cil)
 set(CPACK_RPM_CSHARP_PACKAGE_SUMMARY "${_mola_csharp_summary}")
 set(CPACK_RPM_CSHARP_PACKAGE_DESCRIPTION "${_mola_csharp_description}")
 set(CPACK_RPM_CSHARP_PACKAGE_GROUP "Development/Libraries")
+# The RPMs use Debian's paths: leave the shared directories to their owners.
+# No ldconfig scriptlet: RPM distributions' glibc runs it from a file trigger.
+list(APPEND CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION
+     ${CMAKE_INSTALL_FULL_LIBDIR} ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig ${CMAKE_INSTALL_PREFIX}/lib/cli)
 set(CPACK_RPM_CSHARP_PACKAGE_REQUIRES "libmola0 = ${MOLA_RPM_EXACT_VERSION}, mono-core >= 6.8")
