@@ -10,6 +10,8 @@ set(_mola_csharp_description
 
 set(CPACK_DEBIAN_CSHARP_PACKAGE_NAME libmola-cil)
 mola_install_package_docs(csharp ${CPACK_DEBIAN_CSHARP_PACKAGE_NAME})
+install(FILES ${CMAKE_CURRENT_LIST_DIR}/../lintian/libmola-cil DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/lintian/overrides
+        COMPONENT csharp)
 set(CPACK_DEBIAN_CSHARP_DESCRIPTION "${_mola_csharp_summary}\n${_mola_csharp_description}")
 set(CPACK_DEBIAN_CSHARP_PACKAGE_SECTION cli-mono)
 # libmola_csharp.so lives in the library directory: dpkg runs ldconfig through

@@ -10,6 +10,8 @@ set(_mola_java_description
 
 set(CPACK_DEBIAN_JAVA_PACKAGE_NAME libmola-java)
 mola_install_package_docs(java ${CPACK_DEBIAN_JAVA_PACKAGE_NAME})
+install(FILES ${CMAKE_CURRENT_LIST_DIR}/../lintian/libmola-java DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/lintian/overrides
+        COMPONENT java)
 set(CPACK_DEBIAN_JAVA_DESCRIPTION "${_mola_java_summary}\n${_mola_java_description}")
 set(CPACK_DEBIAN_JAVA_PACKAGE_SECTION java)
 set(CPACK_DEBIAN_JAVA_PACKAGE_DEPENDS
