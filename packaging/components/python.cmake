@@ -23,7 +23,6 @@ set(_mola_python_scripts ${CMAKE_BINARY_DIR}/packaging/python3-mola)
 configure_file(${CMAKE_CURRENT_LIST_DIR}/../python3-mola/postinst.in ${_mola_python_scripts}/postinst @ONLY)
 configure_file(${CMAKE_CURRENT_LIST_DIR}/../python3-mola/prerm.in ${_mola_python_scripts}/prerm @ONLY)
 set(CPACK_DEBIAN_PYTHON_PACKAGE_CONTROL_EXTRA ${_mola_python_scripts}/postinst ${_mola_python_scripts}/prerm)
-set(CPACK_DEBIAN_PYTHON_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 
 set(CPACK_RPM_PYTHON_PACKAGE_NAME python3-mola)
 set(CPACK_RPM_PYTHON_PACKAGE_SUMMARY "${_mola_python_summary}")
