@@ -12,7 +12,7 @@
 # Installing needs root (sudo is used otherwise); the machine is left clean on every
 # exit path, including a failed step or Ctrl-C.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 SOURCE_DIR=$(pwd)
 PKG_DIR=$SOURCE_DIR/build-pkg
 TESTS_DIR=$SOURCE_DIR/packaging/tests
