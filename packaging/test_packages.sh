@@ -78,7 +78,7 @@ cleanup() {
   leftover=$(installed_mola_packages)
   if [ -n "$leftover" ]; then
     echo "cleanup: purging $(echo $leftover)"
-    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get purge -y -q $leftover >/dev/null 2>&1 ||
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q $leftover >/dev/null 2>&1 ||
       "${SUDO[@]}" dpkg -P $leftover >/dev/null 2>&1
   fi
   if [ -n "$RPM_ROOT" ]; then rm -rf "$RPM_ROOT"; fi
@@ -214,7 +214,7 @@ RPM_ROOT=""
 # 4. Install the .debs and use them from outside the source tree, with an
 #    environment that names no source or build path.
 check "apt-get install the .debs" \
-  env DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -q "${DEB_FILE[@]}"
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${DEB_FILE[@]}"
 declare -A INSTALLED_FILES
 for c in "${COMPONENTS[@]}"; do
   INSTALLED_FILES[$c]=$(dpkg -L "${DEB_NAME[$c]}" 2>/dev/null)
@@ -304,7 +304,7 @@ check "Go: the cgo flags link -lmola with no rpath or build path" \
 
 # 5. Purge everything and check nothing is left.
 check "purge every mola package" \
-  env DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get purge -y -q "${DEB_NAME[@]}"
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q "${DEB_NAME[@]}"
 nothing_left() {
   local c path left=0
   for c in "${COMPONENTS[@]}"; do
