@@ -220,7 +220,7 @@ for c in "${COMPONENTS[@]}"; do
   INSTALLED_FILES[$c]=$(dpkg -L "${DEB_NAME[$c]}" 2>/dev/null)
   if [ -z "${INSTALLED_FILES[$c]}" ]; then fail "${DEB_NAME[$c]} is installed"; finish; fi
 done
-check "ldconfig knows libmola.so.0" bash -c 'ldconfig -p | grep -q "libmola\.so\.0 .*=> '"$LIBDIR"'/libmola\.so\.0$"'
+check "ldconfig knows libmola.so.0" bash -c 'ldconfig -p | grep -qE "libmola\.so\.0 .*=> (/usr)?/lib/'"$TRIPLET"'/libmola\.so\.0$"'
 
 no_source_paths_installed() {  # no installed file names the source or build tree
   local c file found=0
@@ -267,7 +267,7 @@ fi
 check "C sample: build with pkg-config --cflags --libs mola" \
   in_clean_env bash -c 'gcc -std=c99 -Wall -Werror -o smoke_c smoke/smoke.c $(pkg-config --cflags --libs mola)'
 check "C sample: uses the installed libmola" \
-  in_clean_env bash -c 'ldd smoke_c | grep -q "libmola\.so\.0 => '"$LIBDIR"'/libmola\.so\.0"'
+  in_clean_env bash -c 'ldd smoke_c | grep -qE "libmola\.so\.0 => (/usr)?/lib/'"$TRIPLET"'/libmola\.so\.0 "'
 in_clean_env bash -c './smoke_c "$@" > c.out' _ "$MODEL_DIR" "$PROMPT" "$SEED" "$MAX_TOKENS"
 check "C sample: same text as the C++ consumer" same_as_cpp C "$WORK/c.out"
 
@@ -299,8 +299,13 @@ check "Go: go build against $GO_SOURCE_DIR and the installed libmola" \
   bash -c 'cd gosmoke && go build -o ../smoke_go .'
 in_clean_env ./smoke_go "$MODEL_DIR" "$PROMPT" "$SEED" "$MAX_TOKENS" >"$WORK/go.out"
 check "Go: same text as the C++ consumer" same_as_cpp Go "$WORK/go.out"
-check "Go: the cgo flags link -lmola with no rpath or build path" \
-  bash -c 'grep -rqE "LDFLAGS:.*-lmola" "$1" && ! grep -rqE "rpath|TARGET_FILE|/work/|build-pkg" "$1"/internal/native/*.go' _ "$GO_SOURCE_DIR"
+go_cgo_flags_are_installed_ones() {
+  local flags
+  flags=$(grep -rh "^// #cgo " "$GO_SOURCE_DIR" --include='*.go')
+  echo "$flags"
+  grep -qE "LDFLAGS:.*-lmola( |$)" <<<"$flags" && ! grep -qE -- "rpath|-L|TARGET_FILE|$SOURCE_DIR" <<<"$flags"
+}
+check "Go: the cgo flags link -lmola with no -L, rpath or build path" go_cgo_flags_are_installed_ones
 
 # 5. Purge everything and check nothing is left.
 check "purge every mola package" \
