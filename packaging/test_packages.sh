@@ -55,15 +55,17 @@ SEED=1234
 MAX_TOKENS=16
 
 failures=0
-WORK=""
-RPM_ROOT=""
+# Everything scratch (check logs, the RPM root, the programs) lives here, outside the source tree.
+WORK=$(mktemp -d /tmp/mola-pkgtest.XXXXXX)
+# fd 3 stays the terminal: the cleanup may run (on a signal) while a check redirects stdout.
+exec 3>&1
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 # check DESCRIPTION COMMAND...: runs COMMAND quietly, showing its output only on failure.
 check() {
   local description=$1 log
   shift
-  log=$(mktemp)
+  log=$(mktemp "$WORK/check.XXXXXX")
   if "$@" >"$log" 2>&1; then pass "$description"; else fail "$description"; sed 's/^/    /' "$log" | tail -n 30; fi
   rm -f "$log"
 }
@@ -77,12 +79,11 @@ cleanup() {
   local leftover
   leftover=$(installed_mola_packages)
   if [ -n "$leftover" ]; then
-    echo "cleanup: purging $(echo $leftover)"
+    echo "cleanup: purging $(echo $leftover)" >&3
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get purge -y -q $leftover >/dev/null 2>&1 ||
       "${SUDO[@]}" dpkg -P $leftover >/dev/null 2>&1
   fi
-  if [ -n "$RPM_ROOT" ]; then rm -rf "$RPM_ROOT"; fi
-  if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
+  rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -206,10 +207,10 @@ rpm_scratch_install() {
   done
   return $missing
 }
-RPM_ROOT=$(mktemp -d /tmp/mola-rpmroot.XXXXXX)
+RPM_ROOT=$WORK/rpmroot
+mkdir -p "$RPM_ROOT"
 check "RPMs: install into a scratch root (rpm --root), every file present" rpm_scratch_install
 rm -rf "$RPM_ROOT"
-RPM_ROOT=""
 
 # 4. Install the .debs and use them from outside the source tree, with an
 #    environment that names no source or build path.
@@ -233,12 +234,12 @@ no_source_paths_installed() {  # no installed file names the source or build tre
 }
 check "no installed file mentions the source or build tree" no_source_paths_installed
 
-WORK=$(mktemp -d /tmp/mola-pkgtest.XXXXXX)
 mkdir -p "$WORK/home"
 cp -r "$TESTS_DIR/consumer" "$TESTS_DIR/smoke" "$WORK/"
-# Runs a command in $WORK with only system paths in the environment.
+# Runs a command in $WORK with only system paths in the environment; a hang fails
+# after 10 minutes instead of blocking the test.
 in_clean_env() {
-  (cd "$WORK" && env -i HOME="$WORK/home" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  (cd "$WORK" && timeout 600 env -i HOME="$WORK/home" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
      LANG=C.UTF-8 TMPDIR=/tmp "$@")
 }
 to_hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
