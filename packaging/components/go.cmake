@@ -2,13 +2,15 @@
 # mola.dev/mola for building against the installed libmola (golang-mola-dev .deb,
 # golang-mola-devel .rpm). Included by packaging/CMakeLists.txt.
 include(${CMAKE_CURRENT_LIST_DIR}/../exact_versions.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/../package_docs.cmake)
 
 set(CPACK_COMPONENT_GO_DISPLAY_NAME "Go binding (source)")
 set(_mola_go_summary "Go binding of mola, the embeddable inference SDK (source)")
 set(_mola_go_description
-    "The source of Go module mola.dev/mola in /usr/share/gocode/src/mola.dev/mola: load\nDeepSeek-class models, tokenize, chat, fill in the middle and stream generated text\nfrom Go, over libmola's C++ API through cgo. go build compiles it against the\ninstalled libmola-dev; point a module at it with\n\"replace mola.dev/mola => /usr/share/gocode/src/mola.dev/mola\".")
+    "The source of Go module mola.dev/mola, in\n/usr/share/gocode/src/mola.dev/mola: load DeepSeek-class models, tokenize,\nchat, fill in the middle and stream generated text from Go, over libmola's\nC++ API through cgo. go build compiles it against the installed libmola-dev;\npoint a module at it with the go.mod line\nreplace mola.dev/mola => /usr/share/gocode/src/mola.dev/mola")
 
 set(CPACK_DEBIAN_GO_PACKAGE_NAME golang-mola-dev)
+mola_install_package_docs(go ${CPACK_DEBIAN_GO_PACKAGE_NAME})
 set(CPACK_DEBIAN_GO_DESCRIPTION "${_mola_go_summary}\n${_mola_go_description}")
 set(CPACK_DEBIAN_GO_PACKAGE_SECTION golang)
 # cgo compiles the C++ wrapper against libmola-dev's headers with g++ when the
@@ -20,5 +22,8 @@ set(CPACK_RPM_GO_PACKAGE_NAME golang-mola-devel)
 set(CPACK_RPM_GO_PACKAGE_SUMMARY "${_mola_go_summary}")
 set(CPACK_RPM_GO_PACKAGE_DESCRIPTION "${_mola_go_description}")
 set(CPACK_RPM_GO_PACKAGE_GROUP "Development/Libraries")
+# The RPMs use Debian's paths: leave the shared directories to their owners.
+list(APPEND CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION
+     ${CMAKE_INSTALL_FULL_DATAROOTDIR}/gocode ${CMAKE_INSTALL_FULL_DATAROOTDIR}/gocode/src)
 set(CPACK_RPM_GO_PACKAGE_REQUIRES
     "libmola0 = ${MOLA_RPM_EXACT_VERSION}, libmola-devel = ${MOLA_RPM_EXACT_VERSION}, golang, gcc-c++")

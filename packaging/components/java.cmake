@@ -1,13 +1,17 @@
 # java.cmake: CPack settings of the java component, mola.jar with its JNI library
 # (libmola-java .deb, mola-java .rpm). Included by packaging/CMakeLists.txt.
 include(${CMAKE_CURRENT_LIST_DIR}/../exact_versions.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/../package_docs.cmake)
 
 set(CPACK_COMPONENT_JAVA_DISPLAY_NAME "Java binding")
 set(_mola_java_summary "Java binding of mola, the embeddable inference SDK")
 set(_mola_java_description
-    "The dev.mola package (/usr/share/java/mola.jar) and its JNI library libmola_jni.so:\nload DeepSeek-class models, tokenize, chat, fill in the middle and stream generated\ntext from Java 11 or later, over libmola0's C++ API.")
+    "The dev.mola package (/usr/share/java/mola.jar) and its JNI library\nlibmola_jni.so: load DeepSeek-class models, tokenize, chat, fill in the\nmiddle and stream generated text from Java 11 or later, over libmola0's\nC++ API.")
 
 set(CPACK_DEBIAN_JAVA_PACKAGE_NAME libmola-java)
+mola_install_package_docs(java ${CPACK_DEBIAN_JAVA_PACKAGE_NAME})
+install(FILES ${CMAKE_CURRENT_LIST_DIR}/../lintian/libmola-java DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/lintian/overrides
+        COMPONENT java)
 set(CPACK_DEBIAN_JAVA_DESCRIPTION "${_mola_java_summary}\n${_mola_java_description}")
 set(CPACK_DEBIAN_JAVA_PACKAGE_SECTION java)
 set(CPACK_DEBIAN_JAVA_PACKAGE_DEPENDS
@@ -17,4 +21,7 @@ set(CPACK_RPM_JAVA_PACKAGE_NAME mola-java)
 set(CPACK_RPM_JAVA_PACKAGE_SUMMARY "${_mola_java_summary}")
 set(CPACK_RPM_JAVA_PACKAGE_DESCRIPTION "${_mola_java_description}")
 set(CPACK_RPM_JAVA_PACKAGE_GROUP "Development/Libraries")
+# The RPMs use Debian's paths: leave the shared directories to their owners.
+list(APPEND CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION
+     ${CMAKE_INSTALL_FULL_LIBDIR} ${CMAKE_INSTALL_FULL_DATAROOTDIR}/java)
 set(CPACK_RPM_JAVA_PACKAGE_REQUIRES "libmola0 = ${MOLA_RPM_EXACT_VERSION}, java-headless >= 1:11")
