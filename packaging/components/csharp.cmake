@@ -10,14 +10,11 @@ set(_mola_csharp_description
 
 set(CPACK_DEBIAN_CSHARP_PACKAGE_NAME libmola-cil)
 mola_install_package_docs(csharp ${CPACK_DEBIAN_CSHARP_PACKAGE_NAME})
-install(FILES ${CMAKE_CURRENT_LIST_DIR}/../lintian/libmola-cil DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/lintian/overrides
-        COMPONENT csharp)
 set(CPACK_DEBIAN_CSHARP_DESCRIPTION "${_mola_csharp_summary}\n${_mola_csharp_description}")
 set(CPACK_DEBIAN_CSHARP_PACKAGE_SECTION cli-mono)
-# libmola_csharp.so lives in the library directory: dpkg runs ldconfig through
-# the trigger (CPack's generated maintainer scripts still call it directly too).
-set(CPACK_DEBIAN_CSHARP_PACKAGE_CONTROL_EXTRA ${CMAKE_CURRENT_LIST_DIR}/../libmola-cil/triggers)
-set(CPACK_DEBIAN_CSHARP_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+# libmola_csharp.so lives in the library directory: the ldconfig trigger (.deb)
+# and scriptlets (.rpm) refresh the linker cache.
+set(CPACK_DEBIAN_CSHARP_PACKAGE_CONTROL_EXTRA ${MOLA_DEB_LDCONFIG_TRIGGERS})
 # Mola.dll references mscorlib and System (the 4.5 profile).
 set(CPACK_DEBIAN_CSHARP_PACKAGE_DEPENDS
     "libmola0 (= ${MOLA_DEB_EXACT_VERSION}), mono-runtime (>= 6.8), libmono-corlib4.5-cil (>= 6.8), libmono-system4.0-cil (>= 6.8)")
@@ -26,8 +23,6 @@ set(CPACK_RPM_CSHARP_PACKAGE_NAME mola-cil)
 set(CPACK_RPM_CSHARP_PACKAGE_SUMMARY "${_mola_csharp_summary}")
 set(CPACK_RPM_CSHARP_PACKAGE_DESCRIPTION "${_mola_csharp_description}")
 set(CPACK_RPM_CSHARP_PACKAGE_GROUP "Development/Libraries")
-# The RPMs use Debian's paths: leave the shared directories to their owners.
-# No ldconfig scriptlet: RPM distributions' glibc runs it from a file trigger.
-list(APPEND CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION
-     ${CMAKE_INSTALL_FULL_LIBDIR} ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig ${CMAKE_INSTALL_PREFIX}/lib/cli)
+set(CPACK_RPM_CSHARP_POST_INSTALL_SCRIPT_FILE ${MOLA_RPM_LDCONFIG_SCRIPT})
+set(CPACK_RPM_CSHARP_POST_UNINSTALL_SCRIPT_FILE ${MOLA_RPM_LDCONFIG_SCRIPT})
 set(CPACK_RPM_CSHARP_PACKAGE_REQUIRES "libmola0 = ${MOLA_RPM_EXACT_VERSION}, mono-core >= 6.8")

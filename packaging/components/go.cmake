@@ -22,8 +22,5 @@ set(CPACK_RPM_GO_PACKAGE_NAME golang-mola-devel)
 set(CPACK_RPM_GO_PACKAGE_SUMMARY "${_mola_go_summary}")
 set(CPACK_RPM_GO_PACKAGE_DESCRIPTION "${_mola_go_description}")
 set(CPACK_RPM_GO_PACKAGE_GROUP "Development/Libraries")
-# The RPMs use Debian's paths: leave the shared directories to their owners.
-list(APPEND CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION
-     ${CMAKE_INSTALL_FULL_DATAROOTDIR}/gocode ${CMAKE_INSTALL_FULL_DATAROOTDIR}/gocode/src)
 set(CPACK_RPM_GO_PACKAGE_REQUIRES
     "libmola0 = ${MOLA_RPM_EXACT_VERSION}, libmola-devel = ${MOLA_RPM_EXACT_VERSION}, golang, gcc-c++")

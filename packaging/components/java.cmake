@@ -10,8 +10,6 @@ set(_mola_java_description
 
 set(CPACK_DEBIAN_JAVA_PACKAGE_NAME libmola-java)
 mola_install_package_docs(java ${CPACK_DEBIAN_JAVA_PACKAGE_NAME})
-install(FILES ${CMAKE_CURRENT_LIST_DIR}/../lintian/libmola-java DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/lintian/overrides
-        COMPONENT java)
 set(CPACK_DEBIAN_JAVA_DESCRIPTION "${_mola_java_summary}\n${_mola_java_description}")
 set(CPACK_DEBIAN_JAVA_PACKAGE_SECTION java)
 set(CPACK_DEBIAN_JAVA_PACKAGE_DEPENDS
@@ -21,7 +19,4 @@ set(CPACK_RPM_JAVA_PACKAGE_NAME mola-java)
 set(CPACK_RPM_JAVA_PACKAGE_SUMMARY "${_mola_java_summary}")
 set(CPACK_RPM_JAVA_PACKAGE_DESCRIPTION "${_mola_java_description}")
 set(CPACK_RPM_JAVA_PACKAGE_GROUP "Development/Libraries")
-# The RPMs use Debian's paths: leave the shared directories to their owners.
-list(APPEND CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION
-     ${CMAKE_INSTALL_FULL_LIBDIR} ${CMAKE_INSTALL_FULL_DATAROOTDIR}/java)
 set(CPACK_RPM_JAVA_PACKAGE_REQUIRES "libmola0 = ${MOLA_RPM_EXACT_VERSION}, java-headless >= 1:11")

@@ -31,8 +31,5 @@ set(CPACK_RPM_PYTHON_PACKAGE_DESCRIPTION "${_mola_python_description}")
 set(CPACK_RPM_PYTHON_PACKAGE_GROUP "Development/Languages")
 configure_file(${CMAKE_CURRENT_LIST_DIR}/../python3-mola/preun.rpm.in ${_mola_python_scripts}/preun.rpm @ONLY)
 set(CPACK_RPM_PYTHON_PRE_UNINSTALL_SCRIPT_FILE ${_mola_python_scripts}/preun.rpm)
-# The RPMs use Debian's paths: leave the shared directories to their owners.
-list(APPEND CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION
-     ${CMAKE_INSTALL_PREFIX}/lib/python3 ${CMAKE_INSTALL_PREFIX}/lib/python3/dist-packages)
 set(CPACK_RPM_PYTHON_PACKAGE_REQUIRES
     "libmola0 = ${MOLA_RPM_EXACT_VERSION}, python3 >= 3.11, python3 < 3.12")
