@@ -19,3 +19,7 @@ ctest --test-dir build --output-on-failure -j"$(nproc)"
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Release -DMOLA_WERROR=ON -DMOLA_SANITIZE=thread
 cmake --build build-tsan -j"$(nproc)" --target mola_concurrency_tests
 OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1" build-tsan/tests/mola_concurrency_tests
+
+# The install proof of the DEB and RPM packages: builds them in build-pkg, installs
+# them on this machine, runs programs against the installed files, then purges them.
+packaging/test_packages.sh
